@@ -1,0 +1,3 @@
+from vaultkd.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""Sentence splitting: the one splitter shared by the vault reader, distillation and training.
+
+It works on plain prose (one paragraph, list item or transcript line at a time) and returns
+spans with offsets into the text it was given, so callers can map a sentence back to the exact
+place in a note. It is rule-based on purpose: no model, no downloaded data, deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Lower-cased abbreviations that end with a period but rarely end a sentence.
+ABBREVIATIONS: frozenset[str] = frozenset(
+    """
+    mr mrs ms dr prof sr jr st vs etc e.g i.e cf al approx fig figs eq eqs no nos vol
+    pp p ch sec ref refs dept univ inc ltd co corp jan feb mar apr jun jul aug sep sept
+    oct nov dec mon tue wed thu fri sat sun est min max avg resp incl excl ca viz
+    """.split()
+)
+
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_BOUNDARY = re.compile(r"""([.!?]+|\u2026)(["'\u201d\u2019)\]]*)(\s+)""")
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A sentence: `text` equals `source[start:end]` with surrounding whitespace trimmed."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _is_abbreviation(before: str) -> bool:
+    m = _WORD_BEFORE.search(before)
+    if not m:
+        return False
+    word = m.group(1).lower().rstrip(".")
+    if word in ABBREVIATIONS:
+        return True
+    # Single letters ("J. Smith", "p. 3") and dotted initialisms ("U.S.") rarely end a sentence.
+    if len(word) == 1 and word.isalpha():
+        return True
+    parts = word.split(".")
+    return len(parts) > 1 and all(len(p) <= 2 and p.isalpha() for p in parts)
+
+
+def split_sentences(text: str, *, min_chars: int = 1) -> list[Span]:
+    """Split prose into sentences with offsets into `text`.
+
+    Line breaks inside a paragraph are treated as spaces, except a blank line, which always
+    ends a sentence. Boundaries need terminal punctuation followed by whitespace and then an
+    upper-case letter, digit, quote, bracket or markup character; that keeps "e.g. this",
+    "3.5 ms" and "v1.2 is out" together.
+    """
+    spans: list[Span] = []
+    start = 0
+    pieces: list[tuple[int, int]] = []
+    for para in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text):
+        pieces.append((para.start(), para.end()))
+    for p_start, p_end in pieces:
+        start = p_start
+        chunk = text[p_start:p_end]
+        for m in _BOUNDARY.finditer(chunk):
+            punct = m.group(1)
+            cut = p_start + m.end(2)  # after the closing quotes/brackets
+            nxt = p_start + m.end(3)
+            if nxt >= p_end:
+                continue
+            following = text[nxt]
+            if not (following.isupper() or following.isdigit() or following in "\"'\u201c\u2018([*_=#>-~`"):
+                continue
+            if punct == "." and _is_abbreviation(text[start : p_start + m.start(1)]):
+                continue
+            _emit(text, start, cut, spans, min_chars)
+            start = nxt
+        _emit(text, start, p_end, spans, min_chars)
+    return spans
+
+
+def _emit(text: str, start: int, end: int, spans: list[Span], min_chars: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end - start >= min_chars:
+        spans.append(Span(start, end, text[start:end]))
+
+
+def sentences(text: str) -> list[str]:
+    """Plain list of sentence strings, with inner line breaks folded to spaces."""
+    return [" ".join(s.text.split()) for s in split_sentences(text)]
