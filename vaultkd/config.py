@@ -52,7 +52,8 @@ class Config:
                     f"{path}: unknown setting {key!r}; known settings: {', '.join(sorted(known))}"
                 )
             default = getattr(cls(), name)
-            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            is_int = isinstance(value, int) and not isinstance(value, bool)
+            if isinstance(default, float) and is_int:
                 value = float(value)
             if type(value) is not type(default):
                 raise ConfigError(

@@ -21,6 +21,8 @@ ABBREVIATIONS: frozenset[str] = frozenset(
 
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"""([.!?]+|\u2026)(["'\u201d\u2019)\]]*)(\s+)""")
+# Characters that may open a sentence besides upper-case letters and digits.
+_OPENERS = "\"'\u201c\u2018([*_=#>-~`"
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
@@ -70,7 +72,7 @@ def split_sentences(text: str, *, min_chars: int = 1) -> list[Span]:
             if nxt >= p_end:
                 continue
             following = text[nxt]
-            if not (following.isupper() or following.isdigit() or following in "\"'\u201c\u2018([*_=#>-~`"):
+            if not (following.isupper() or following.isdigit() or following in _OPENERS):
                 continue
             if punct == "." and _is_abbreviation(text[start : p_start + m.start(1)]):
                 continue

@@ -29,7 +29,7 @@ class Predictions:
 
 
 class Predictor(Protocol):
-    """A sentence model. `version` names model and weights, e.g. `vaultkd-student 0.1 (sha256:…)`."""
+    """A sentence model; `version` names model and weights (`vaultkd-student 0.1 (sha256:…)`)."""
 
     version: str
 
