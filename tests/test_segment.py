@@ -1,0 +1,53 @@
+"""The shared sentence splitter: offsets, abbreviations, numbers, quotes, paragraphs."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaultkd.segment import sentences, split_sentences
+
+
+def test_offsets_point_back_into_the_source() -> None:
+    text = "  First point here. Second one?\nIt continues! Last bit"
+    for span in split_sentences(text):
+        assert text[span.start : span.end] == span.text
+    assert sentences(text) == ["First point here.", "Second one?", "It continues!", "Last bit"]
+
+
+def test_abbreviations_numbers_and_versions_do_not_split() -> None:
+    text = "Dr. Lee met us at 3 p.m. to review v1.2 and e.g. the 3.5% drop. The U.S. team agreed."
+    assert sentences(text) == [
+        "Dr. Lee met us at 3 p.m. to review v1.2 and e.g. the 3.5% drop.",
+        "The U.S. team agreed.",
+    ]
+
+
+def test_version_number_at_sentence_end_still_splits() -> None:
+    assert sentences("We shipped v1.2. Dr. Smith was happy.") == [
+        "We shipped v1.2.",
+        "Dr. Smith was happy.",
+    ]
+
+
+def test_quotes_ellipsis_and_lowercase_continuation() -> None:
+    assert sentences('He said "stop." Then we left… Kim to draft it. and lower') == [
+        'He said "stop."',
+        "Then we left…",
+        "Kim to draft it. and lower",
+    ]
+
+
+def test_blank_line_always_ends_a_sentence() -> None:
+    assert sentences("no end here\n\nnext paragraph") == ["no end here", "next paragraph"]
+    # A single line break inside a paragraph does not split.
+    assert sentences("one line\ncontinues here.") == ["one line continues here."]
+
+
+@given(st.text())
+def test_never_raises_and_spans_are_ordered_slices(text: str) -> None:
+    spans = split_sentences(text)
+    last = 0
+    for span in spans:
+        assert last <= span.start < span.end <= len(text)
+        assert text[span.start : span.end] == span.text
+        assert span.text == span.text.strip()
+        last = span.end
