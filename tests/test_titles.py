@@ -1,0 +1,75 @@
+"""Atomic-note titles: safe file names on every platform, unique in the vault."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vaultkd.distill.titles import MAX_TITLE, is_reserved, is_safe_title, make_title
+
+
+def test_readable_title_from_a_claim() -> None:
+    title = make_title("Manual QA is the release bottleneck.")
+    assert title == "Manual QA is the release bottleneck"
+
+
+def test_forbidden_characters_are_replaced() -> None:
+    title = make_title('a/b\\c: d*e?"f"<g>|h #i ^j [k]')
+    assert is_safe_title(title)
+    assert title.startswith("A b c d e")
+
+
+def test_long_claim_is_cut_at_a_boundary() -> None:
+    claim = "Cold starts dominate our p99 latency, " + "not the database and not the cache " * 5
+    title = make_title(claim)
+    assert len(title) <= MAX_TITLE
+    assert title == "Cold starts dominate our p99 latency"
+
+
+def test_reserved_windows_names_are_avoided() -> None:
+    for name in ("CON", "con", "Nul.", "COM1", "lpt9", "aux.md"):
+        title = make_title(name)
+        assert not is_reserved(title), title
+        assert is_safe_title(title)
+
+
+def test_unique_case_insensitively() -> None:
+    taken = {"manual qa is the release bottleneck"}
+    title = make_title("Manual QA is the release bottleneck.", taken)
+    assert title == "Manual QA is the release bottleneck 2"
+    assert make_title("Manual QA is the release bottleneck", taken | {title.upper()}).endswith(
+        " 3"
+    )
+
+
+def test_empty_or_markup_only_claim_gets_a_fallback() -> None:
+    assert make_title("") == "Untitled idea"
+    assert make_title("  ...  ") == "Untitled idea"
+    assert make_title("**==**") == "Untitled idea"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.sets(st.text(max_size=40), max_size=5))
+def test_any_text_gives_a_safe_unique_title(claim: str, taken: set[str]) -> None:
+    title = make_title(claim, taken)
+    assert is_safe_title(title), repr(title)
+    assert title == unicodedata.normalize("NFC", title)
+    keys = {unicodedata.normalize("NFC", t).casefold() for t in taken}
+    assert title.casefold() not in keys
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=120))
+def test_titles_are_deterministic(claim: str) -> None:
+    assert make_title(claim) == make_title(claim)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=30), min_size=1, max_size=8))
+def test_titles_stay_unique_when_taken_grows(claims: list[str]) -> None:
+    taken: list[str] = []
+    for claim in claims:
+        taken.append(make_title(claim, taken))
+    assert len({t.casefold() for t in taken}) == len(taken)

@@ -1,0 +1,106 @@
+"""Titles for atomic notes: short, readable, and safe as a file name on Windows, macOS and Linux.
+
+A title is also a wikilink target, so it must avoid what Obsidian's link syntax reserves
+(`# ^ [ ] |`) as well as what file systems reject.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection
+
+MAX_TITLE = 80
+# Windows rejects \ / : * ? " < > |, Obsidian links break on # ^ [ ] |, and a leading dot would
+# hide the file on macOS/Linux; all are replaced by a space.
+_FORBIDDEN = set('\\/:*?"<>|#^[]')
+# Windows device names, reserved with or without an extension ("CON.md", "con.txt").
+_RESERVED = (
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"COM{i}" for i in range(10)}
+    | {f"LPT{i}" for i in range(10)}
+    | {"COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"}
+)
+# Leading filler that makes a title longer without saying more.
+_FILLER = re.compile(
+    r"^(?:(?:so|and|but|also|however|thus|therefore|in fact|note that|it seems that)[, ]+)+",
+    re.IGNORECASE,
+)
+FALLBACK = "Untitled idea"
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in _FORBIDDEN or cat.startswith("C") or cat in ("Zl", "Zp"):
+            out.append(" ")
+        elif cat == "Zs":
+            out.append(" ")
+        else:
+            out.append(ch)
+    cleaned = " ".join("".join(out).split())
+    # Markup left over from the source should not survive into a file name.
+    cleaned = re.sub(r"(\*\*|==|__|~~|`)", "", cleaned)
+    return " ".join(cleaned.split())
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    # Prefer ending at a clause boundary, then at a word boundary.
+    for sep in (", ", "; ", " - ", " – ", " — "):
+        pos = cut.rfind(sep)
+        if pos >= limit // 3:
+            return text[:pos]
+    pos = cut.rfind(" ")
+    return text[:pos] if pos >= limit // 2 else text[:limit]
+
+
+def _strip_ends(text: str) -> str:
+    # Windows drops trailing dots and spaces silently; leading dots hide files elsewhere.
+    return text.strip(" .").strip()
+
+
+def is_reserved(stem: str) -> bool:
+    base = stem.split(".", 1)[0].strip().upper()
+    return base in _RESERVED
+
+
+def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITLE) -> str:
+    """A safe, unique title (file name stem, no `.md`) for an idea stated by `claim`.
+
+    `taken` holds the titles already used in the vault; uniqueness is case-insensitive and
+    after NFC normalisation, as on macOS and Windows file systems.
+    """
+    text = _clean(claim)
+    text = _FILLER.sub("", text)
+    text = re.sub(r"[.!;,]+$", "", text).strip()
+    text = _strip_ends(_shorten(text, limit))
+    if text and len(text[0].upper()) == 1:
+        text = unicodedata.normalize("NFC", text[0].upper() + text[1:])
+    if not text or is_reserved(text):
+        # "AUX.md idea" would still be a device name on Windows, so the prefix goes in front.
+        text = f"Idea {text}" if text else FALLBACK
+    taken_keys = {unicodedata.normalize("NFC", t).casefold() for t in taken}
+    if text.casefold() not in taken_keys:
+        return text
+    for n in range(2, 10_000):
+        suffix = f" {n}"
+        candidate = _strip_ends(_shorten(text, limit - len(suffix))) + suffix
+        if candidate.casefold() not in taken_keys:
+            return candidate
+    raise ValueError("no free title")  # 10,000 ideas with one title: a caller bug
+
+
+def is_safe_title(title: str, *, limit: int = MAX_TITLE) -> bool:
+    """What every title from `make_title` satisfies; tests and the writer can check it."""
+    if not title or len(title) > limit or title != unicodedata.normalize("NFC", title):
+        return False
+    if title != _strip_ends(title) or is_reserved(title):
+        return False
+    return not any(
+        ch in _FORBIDDEN or unicodedata.category(ch).startswith("C") for ch in title
+    )
