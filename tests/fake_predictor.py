@@ -77,7 +77,9 @@ class FakePredictor:
         for i, text in enumerate(sentences):
             probs[i, ROLE_INDEX[fake_role(text)]] = 0.8
         salience = np.array([fake_salience(t) for t in sentences], dtype=np.float32)
-        emb = np.stack([fake_embedding(t, self._dim) for t in sentences]) if n else np.zeros(
-            (0, self._dim), dtype=np.float32
+        emb = (
+            np.stack([fake_embedding(t, self._dim) for t in sentences])
+            if n
+            else np.zeros((0, self._dim), dtype=np.float32)
         )
         return Predictions(role_probs=probs, salience=salience, embeddings=emb.astype(np.float32))

@@ -39,9 +39,7 @@ def test_unique_case_insensitively() -> None:
     taken = {"manual qa is the release bottleneck"}
     title = make_title("Manual QA is the release bottleneck.", taken)
     assert title == "Manual QA is the release bottleneck 2"
-    assert make_title("Manual QA is the release bottleneck", taken | {title.upper()}).endswith(
-        " 3"
-    )
+    assert make_title("Manual QA is the release bottleneck", taken | {title.upper()}).endswith(" 3")
 
 
 def test_empty_or_markup_only_claim_gets_a_fallback() -> None:

@@ -101,6 +101,4 @@ def is_safe_title(title: str, *, limit: int = MAX_TITLE) -> bool:
         return False
     if title != _strip_ends(title) or is_reserved(title):
         return False
-    return not any(
-        ch in _FORBIDDEN or unicodedata.category(ch).startswith("C") for ch in title
-    )
+    return not any(ch in _FORBIDDEN or unicodedata.category(ch).startswith("C") for ch in title)

@@ -87,6 +87,9 @@ class Distillation:
     atomic: tuple[AtomicIdea, ...] = ()
     connections: tuple[Connection, ...] = ()
     reason: str = ""  # why the note is too short, in words, when too_short
+    # Under --block-refs: (block index, id without caret) for cited blocks that have no ^id
+    # yet; the writer appends ` ^id` to those blocks and nothing else.
+    new_block_ids: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,246 @@
+"""From a note's sentences and the student's predictions to a `Distillation`: pure functions.
+
+Progressive summarization: layer 2 (bold) is the top `bold_fraction` of sentences by salience,
+layer 3 (highlight) the top `highlight_fraction` of the note chosen within the bold, layer 4 the
+executive summary: a few sentences picked by maximal marginal relevance (salience against
+redundancy over the student's embeddings) so that the summary covers the note instead of
+repeating its most salient point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from vaultkd.config import Config
+from vaultkd.distill.anchors import anchor_for, assign_block_ids
+from vaultkd.distill.atomic import atomic_ideas
+from vaultkd.distill.types import (
+    LAYER_BOLD,
+    LAYER_HIGHLIGHT,
+    LAYER_NONE,
+    LAYER_SUMMARY,
+    AtomicIdea,
+    Connection,
+    Distillation,
+    Item,
+    ScoredSentence,
+    Sentence,
+)
+from vaultkd.model.predictor import Predictions
+from vaultkd.roles import ROLE_INDEX, ROLES
+from vaultkd.vault.note import Note
+
+# Minimum role probability for a sentence to be listed under its heading. Tuned on the seed
+# set's dev split with the interim student (see bench/quality_bench.py --tune); a claim needs
+# more confidence than the rarer roles because "Key claims" is the longest list.
+ROLE_THRESHOLDS: dict[str, float] = {
+    "claim": 0.5,
+    "question": 0.4,
+    "decision": 0.4,
+    "action": 0.4,
+}
+# MMR trade-off for the executive summary: 1.0 is pure salience, 0.0 pure novelty.
+MMR_LAMBDA = 0.7
+# "Key claims" is a short list: at most this many, or the bold layer if that is larger.
+MAX_CLAIMS = 7
+DIGITS = 4  # floats are rounded so that output is byte-stable across runs and platforms
+
+
+def _round(x: float) -> float:
+    return round(float(x), DIGITS)
+
+
+def layer_counts(n: int, config: Config) -> tuple[int, int]:
+    """How many sentences are bold and highlighted in a note of n sentences."""
+    if n == 0:
+        return 0, 0
+    n_bold = max(1, min(n, math.ceil(config.bold_fraction * n - 1e-9)))
+    n_high = max(1, min(n_bold, round(config.highlight_fraction * n)))
+    return n_bold, n_high
+
+
+def rank_by_salience(salience: np.ndarray) -> list[int]:
+    """Indices by descending salience; ties go to the earlier sentence (deterministic)."""
+    return sorted(range(len(salience)), key=lambda i: (-float(salience[i]), i))
+
+
+def mmr_select(
+    salience: np.ndarray,
+    embeddings: np.ndarray,
+    k: int,
+    candidates: Sequence[int] | None = None,
+    lam: float = MMR_LAMBDA,
+) -> list[int]:
+    """Pick k sentences by maximal marginal relevance; returned in note order."""
+    pool = list(range(len(salience))) if candidates is None else list(candidates)
+    chosen: list[int] = []
+    while pool and len(chosen) < k:
+        best, best_score = -1, -math.inf
+        for i in pool:
+            redundancy = (
+                max(float(embeddings[i] @ embeddings[j]) for j in chosen) if chosen else 0.0
+            )
+            score = lam * float(salience[i]) - (1.0 - lam) * redundancy
+            if score > best_score + 1e-12:
+                best, best_score = i, score
+        chosen.append(best)
+        pool.remove(best)
+    return sorted(chosen)
+
+
+def assign_layers(
+    sentences: Sequence[Sentence], preds: Predictions, config: Config
+) -> tuple[list[int], list[int]]:
+    """(layer per sentence, executive summary indices in note order)."""
+    n = len(sentences)
+    layers = [LAYER_NONE] * n
+    n_bold, n_high = layer_counts(n, config)
+    ranked = rank_by_salience(preds.salience)
+    for i in ranked[:n_bold]:
+        layers[i] = LAYER_BOLD
+    for i in ranked[:n_high]:  # the top of the bold layer is the top of the note
+        layers[i] = LAYER_HIGHLIGHT
+    # A summary states what the note says; tasks and context belong elsewhere unless the note
+    # has nothing else.
+    ctx = ROLE_INDEX["context"]
+    roles = preds.role_probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    pool = [i for i in range(n) if sentences[i].kind != "task" and roles[i] != ctx]
+    if not pool:
+        pool = [i for i in range(n) if sentences[i].kind != "task"] or list(range(n))
+    k = min(config.summary_sentences, len(pool))
+    summary = mmr_select(preds.salience, preds.embeddings, k, pool)
+    for i in summary:
+        layers[i] = LAYER_SUMMARY
+    return layers, summary
+
+
+def score_sentences(
+    sentences: Sequence[Sentence], preds: Predictions, layers: Sequence[int] | None = None
+) -> tuple[ScoredSentence, ...]:
+    out = []
+    for i, s in enumerate(sentences):
+        probs = tuple(_round(p) for p in preds.role_probs[i])
+        role = "action" if s.kind == "task" else ROLES[int(np.argmax(preds.role_probs[i]))]
+        out.append(
+            ScoredSentence(
+                sentence=s,
+                role=role,
+                role_probs=probs,
+                salience=_round(preds.salience[i]),
+                layer=layers[i] if layers is not None else LAYER_NONE,
+            )
+        )
+    return tuple(out)
+
+
+def _items(
+    scored: Sequence[ScoredSentence], role: str, threshold: float
+) -> list[tuple[int, ScoredSentence]]:
+    col = ROLE_INDEX[role]
+    return [
+        (i, s)
+        for i, s in enumerate(scored)
+        if s.sentence.kind != "task" and s.role == role and s.role_probs[col] >= threshold
+    ]
+
+
+def classify(
+    scored: Sequence[ScoredSentence],
+    n_bold: int,
+    thresholds: Mapping[str, float] = ROLE_THRESHOLDS,
+) -> tuple[tuple[Item, ...], tuple[Item, ...], tuple[Item, ...], tuple[Item, ...]]:
+    """Key claims, open questions, decisions and actions, each in note order."""
+
+    def item(i: int, s: ScoredSentence, role: str) -> Item:
+        return Item(s.sentence.text, i, s.role_probs[ROLE_INDEX[role]])
+
+    claims = _items(scored, "claim", thresholds["claim"])
+    # Only the most salient claims are "key"; the rest stay in the note.
+    cap = max(MAX_CLAIMS, n_bold)
+    claims = sorted(claims, key=lambda p: (-p[1].salience, p[0]))[:cap]
+    claims.sort(key=lambda p: p[0])
+    questions = _items(scored, "question", thresholds["question"])
+    decisions = _items(scored, "decision", thresholds["decision"])
+    actions: list[Item] = []
+    new_actions = {i for i, _ in _items(scored, "action", thresholds["action"])}
+    for i, s in enumerate(scored):
+        task = s.sentence.task
+        if s.sentence.kind == "task" and task is not None:
+            # Existing tasks are actions whatever the model says, and keep the user's words.
+            actions.append(Item(task.text, i, s.role_probs[ROLE_INDEX["action"]], True, task.done))
+        elif i in new_actions:
+            actions.append(item(i, s, "action"))
+    return (
+        tuple(item(i, s, "claim") for i, s in claims),
+        tuple(item(i, s, "question") for i, s in questions),
+        tuple(item(i, s, "decision") for i, s in decisions),
+        tuple(actions),
+    )
+
+
+def distill_note(
+    note: Note,
+    sentences: Sequence[Sentence],
+    preds: Predictions,
+    config: Config,
+    connections: Sequence[Connection] = (),
+    *,
+    taken_titles: Sequence[str] = (),
+    thresholds: Mapping[str, float] = ROLE_THRESHOLDS,
+) -> Distillation:
+    """Distill one note. `preds` has one row per sentence, in the same order.
+
+    `taken_titles` are note titles already used in the vault (excluding this note's own
+    previous atomic notes, so a re-run reuses the same titles).
+    """
+    if len(preds) != len(sentences):
+        raise ValueError(f"{note.path}: {len(sentences)} sentences but {len(preds)} predictions")
+    if len(sentences) < config.min_sentences:
+        return Distillation(
+            note_path=note.path,
+            too_short=True,
+            sentences=score_sentences(sentences, preds),
+            connections=tuple(connections),
+            reason=(
+                f"{len(sentences)} sentence(s) of prose, fewer than min_sentences="
+                f"{config.min_sentences}; nothing distilled"
+            ),
+        )
+    layers, summary = assign_layers(sentences, preds, config)
+    scored = score_sentences(sentences, preds, layers)
+    n_bold, _ = layer_counts(len(sentences), config)
+    claims, questions, decisions, actions = classify(scored, n_bold, thresholds)
+    related = tuple(c.target for c in connections)
+    atomic = atomic_ideas(scored, claims, preds.embeddings, taken_titles, related)
+    new_ids: dict[int, str] = {}
+    if config.block_refs:
+        cited = [scored[i].sentence.block_index for i in summary]
+        cited += [scored[a.claim].sentence.block_index for a in atomic]
+        for group in (claims, questions, decisions, actions):
+            cited += [scored[it.sentence_index].sentence.block_index for it in group]
+        new_ids = assign_block_ids(note, cited)
+    atomic = tuple(_with_anchor(a, scored, note, new_ids) for a in atomic)
+    return Distillation(
+        note_path=note.path,
+        too_short=False,
+        sentences=scored,
+        summary=tuple(summary),
+        claims=claims,
+        questions=questions,
+        decisions=decisions,
+        actions=actions,
+        atomic=atomic,
+        connections=tuple(connections),
+        new_block_ids=tuple(sorted(new_ids.items())),
+    )
+
+
+def _with_anchor(
+    idea: AtomicIdea, scored: Sequence[ScoredSentence], note: Note, new_ids: Mapping[int, str]
+) -> AtomicIdea:
+    index = scored[idea.claim].sentence.block_index
+    return replace(idea, anchor=anchor_for(note.blocks[index], new_ids.get(index)))
