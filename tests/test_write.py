@@ -232,3 +232,21 @@ def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     db.close()
     db = StateDB(tmp_path / "s.db")
     assert db.migrate() == []
+
+
+def test_prediction_cache_round_trips_and_is_keyed_by_model_and_hash(tmp_path: Path) -> None:
+    import numpy as np
+
+    db = StateDB(tmp_path / "s.db")
+    rng = np.random.default_rng(0)
+    probs = rng.random((3, 5), dtype=np.float32)
+    sal = rng.random(3, dtype=np.float32)
+    emb = rng.random((3, 8), dtype=np.float32)
+    db.set_prediction("N.md", "m1", "h1", emb.mean(axis=0), (probs, sal, emb))
+    got = db.prediction("N.md", "m1", "h1")
+    assert got is not None
+    for a, b in zip(got, (probs, sal, emb), strict=True):
+        assert np.array_equal(a, b)
+    assert db.prediction("N.md", "m2", "h1") is None
+    assert db.prediction("N.md", "m1", "h2") is None
+    assert set(db.note_embeddings("m1")) == {"N.md"}

@@ -11,7 +11,8 @@ Tables:
 - `outputs`: per generated file, its source, kind, the sha256 of the bytes written and a
   status: `current`, `kept` (the user edited it; vaultkd left it alone) or `orphaned` (its
   source is gone or no longer produces it, and it was edited, so it was not removed).
-- `embeddings`: cached per-note and per-sentence embeddings for connections.
+- `embeddings`: the cached predictions of each note (roles, salience, sentence embeddings)
+  and its note-level embedding for connections, keyed by model and source hash.
 - `undo`: the bytes of a source note before each vaultkd edit, newest last.
 """
 
@@ -24,6 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from vaultkd.roles import ROLES
+
+# (role_probs (n, len(ROLES)), salience (n,), embeddings (n, d)): a prediction as plain arrays,
+# because write/ must not depend on model/.
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -62,6 +69,15 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             after_hash TEXT NOT NULL
         );
         CREATE INDEX undo_path ON undo(path);
+        """,
+    ),
+    (
+        # The whole prediction (roles, salience, embeddings) is cached, not just embeddings,
+        # so a note whose neighbours changed is re-distilled without running the model again.
+        "0002_prediction_cache",
+        """
+        ALTER TABLE embeddings ADD COLUMN role_probs BLOB;
+        ALTER TABLE embeddings ADD COLUMN salience BLOB;
         """,
     ),
 )
@@ -224,18 +240,28 @@ class StateDB:
 
     # -- embeddings -----------------------------------------------------------------------
 
-    def set_embeddings(
-        self, path: str, model: str, source_hash: str, note: np.ndarray, sentences: np.ndarray
+    def set_prediction(
+        self, path: str, model: str, source_hash: str, note: np.ndarray, preds: Arrays
     ) -> None:
+        """Cache a note's predictions and its note-level embedding (for connections)."""
         note32 = np.ascontiguousarray(note, dtype=np.float32)
-        sent32 = np.ascontiguousarray(sentences, dtype=np.float32)
         self.conn.execute(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)",
-            (path, model, source_hash, int(note32.shape[-1]), note32.tobytes(), sent32.tobytes()),
+            "INSERT OR REPLACE INTO embeddings (path, model, source_hash, dim, note, sentences,"
+            " role_probs, salience) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                path,
+                model,
+                source_hash,
+                int(note32.shape[-1]),
+                note32.tobytes(),
+                np.ascontiguousarray(preds[2], dtype=np.float32).tobytes(),
+                np.ascontiguousarray(preds[0], dtype=np.float32).tobytes(),
+                np.ascontiguousarray(preds[1], dtype=np.float32).tobytes(),
+            ),
         )
 
-    def embeddings(self, model: str) -> dict[str, np.ndarray]:
-        """Per-note embeddings of every cached note distilled with `model`."""
+    def note_embeddings(self, model: str) -> dict[str, np.ndarray]:
+        """Note-level embeddings of every cached note predicted with `model`."""
         out: dict[str, np.ndarray] = {}
         for path, dim, blob in self.conn.execute(
             "SELECT path, dim, note FROM embeddings WHERE model = ?", (model,)
@@ -243,16 +269,21 @@ class StateDB:
             out[path] = np.frombuffer(blob, dtype=np.float32).reshape(dim)
         return out
 
-    def sentence_embeddings(self, path: str, model: str, source_hash: str) -> np.ndarray | None:
+    def prediction(self, path: str, model: str, source_hash: str) -> Arrays | None:
+        """The cached predictions of `path` if made by `model` on these exact bytes."""
         row = self.conn.execute(
-            "SELECT dim, sentences FROM embeddings WHERE path = ? AND model = ?"
-            " AND source_hash = ?",
+            "SELECT dim, sentences, role_probs, salience FROM embeddings WHERE path = ?"
+            " AND model = ? AND source_hash = ? AND role_probs IS NOT NULL",
             (path, model, source_hash),
         ).fetchone()
         if not row:
             return None
-        dim, blob = row
-        return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+        dim, emb, probs, sal = row
+        return (
+            np.frombuffer(probs, dtype=np.float32).reshape(-1, len(ROLES)),
+            np.frombuffer(sal, dtype=np.float32),
+            np.frombuffer(emb, dtype=np.float32).reshape(-1, dim),
+        )
 
     # -- undo -----------------------------------------------------------------------------
 
