@@ -24,25 +24,17 @@ SUPPORT_BLOCK = 0.1
 SUPPORT_ROLES = frozenset({"claim", "context"})
 
 
-def _support_for(
-    claim: int,
-    scored: Sequence[ScoredSentence],
-    embeddings: np.ndarray,
-    owner: dict[int, int],
-) -> list[int]:
-    c = scored[claim].sentence
-    scored_support: list[tuple[float, int]] = []
-    for j, s in enumerate(scored):
-        if j == claim or j in owner or s.role not in SUPPORT_ROLES or s.sentence.kind == "task":
-            continue
-        sim = float(embeddings[j] @ embeddings[claim])
-        same_block = s.sentence.block_index == c.block_index
-        same_section = s.sentence.section == c.section
-        if (same_block and sim >= SUPPORT_BLOCK) or (same_section and sim >= SUPPORT_SECTION):
-            # Structure first: a sentence of the same paragraph outranks a merely similar one.
-            scored_support.append((sim + (1.0 if same_block else 0.0), j))
-    scored_support.sort(key=lambda p: (-p[0], p[1]))
-    return sorted(j for _, j in scored_support[:MAX_SUPPORT])
+def _supports(
+    j: int, claim: int, scored: Sequence[ScoredSentence], embeddings: np.ndarray
+) -> float | None:
+    """How well sentence j supports the claim (None: not at all); structure outranks similarity."""
+    s, c = scored[j].sentence, scored[claim].sentence
+    sim = float(embeddings[j] @ embeddings[claim])
+    if s.block_index == c.block_index and sim >= SUPPORT_BLOCK:
+        return 1.0 + sim
+    if s.section == c.section and sim >= SUPPORT_SECTION:
+        return sim
+    return None
 
 
 def atomic_ideas(
@@ -53,26 +45,48 @@ def atomic_ideas(
     related: Sequence[str] = (),
     max_ideas: int = MAX_IDEAS,
 ) -> tuple[AtomicIdea, ...]:
-    """Up to `max_ideas` ideas from the key claims, most salient first, titles unique."""
+    """Up to `max_ideas` ideas from the key claims, most salient first, titles unique.
+
+    A key claim in the same paragraph (or section, when close in meaning) as a more salient
+    one supports it instead of becoming an idea of its own; other sentences of the note fill
+    the remaining support.
+    """
     order = sorted((it.sentence_index for it in claims), key=lambda i: (-scored[i].salience, i))
     chosen: list[int] = []
-    owner: dict[int, int] = {}  # sentence index -> the idea's claim it already belongs to
+    support: dict[int, list[tuple[float, int]]] = {}
+    owner: set[int] = set()
     for i in order:
+        fits = [(f, c) for c in chosen if (f := _supports(i, c, scored, embeddings)) is not None]
+        fits = [(f, c) for f, c in fits if len(support[c]) < MAX_SUPPORT]
+        if fits:
+            f, c = max(fits, key=lambda p: (p[0], -p[1]))
+            support[c].append((f, i))
+            owner.add(i)
+            continue
         if len(chosen) >= max_ideas:
-            break
-        if i in owner or any(float(embeddings[i] @ embeddings[j]) >= SAME_IDEA for j in chosen):
+            continue
+        if any(float(embeddings[i] @ embeddings[c]) >= SAME_IDEA for c in chosen):
             continue
         chosen.append(i)
-        owner[i] = i
+        support[i] = []
+        owner.add(i)
+    for c in chosen:
+        extra: list[tuple[float, int]] = []
+        for j, s in enumerate(scored):
+            if j in owner or s.role not in SUPPORT_ROLES or s.sentence.kind == "task":
+                continue
+            fit = _supports(j, c, scored, embeddings)
+            if fit is not None:
+                extra.append((fit, j))
+        extra.sort(key=lambda p: (-p[0], p[1]))
+        for fit, j in extra[: MAX_SUPPORT - len(support[c])]:
+            support[c].append((fit, j))
+            owner.add(j)
     taken = list(taken_titles)
     ideas: list[AtomicIdea] = []
     for i in chosen:
-        support = _support_for(i, scored, embeddings, owner)
-        for j in support:
-            owner[j] = i
         title = make_title(scored[i].sentence.text, taken)
         taken.append(title)
-        ideas.append(
-            AtomicIdea(title=title, claim=i, support=tuple(support), related=tuple(related))
-        )
+        members = tuple(sorted(j for _, j in support[i]))
+        ideas.append(AtomicIdea(title=title, claim=i, support=members, related=tuple(related)))
     return tuple(ideas)

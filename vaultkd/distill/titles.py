@@ -26,6 +26,8 @@ _FILLER = re.compile(
     r"^(?:(?:so|and|but|also|however|thus|therefore|in fact|note that|it seems that)[, ]+)+",
     re.IGNORECASE,
 )
+# "Key finding: X" -> "X": a short label before a colon says less than what follows it.
+_LABEL = re.compile(r"^\W*(?:[\w'-]+ ){0,2}[\w'-]+\s*:\s+(?=(?:\S+\s+){2,}\S)")
 FALLBACK = "Untitled idea"
 
 
@@ -75,7 +77,8 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     `taken` holds the titles already used in the vault; uniqueness is case-insensitive and
     after NFC normalisation, as on macOS and Windows file systems.
     """
-    text = _clean(claim)
+    text = _LABEL.sub("", " ".join(unicodedata.normalize("NFC", claim).split()))
+    text = _clean(text)
     text = _FILLER.sub("", text)
     text = re.sub(r"[.!;,]+$", "", text).strip()
     text = _strip_ends(_shorten(text, limit))

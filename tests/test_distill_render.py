@@ -1,0 +1,186 @@
+"""Rendering: distillation note, atomic notes, inline layers and the --json report."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+from distill_helpers import make_note, make_sentences
+from fake_predictor import FakePredictor
+
+from vaultkd.config import Config
+from vaultkd.distill.core import distill_note
+from vaultkd.distill.render import (
+    REGION_BEGIN,
+    REGION_END,
+    region_span,
+    render_atomic,
+    render_distillation,
+    render_inline,
+    to_report,
+)
+from vaultkd.distill.titles import is_safe_title
+from vaultkd.distill.types import Connection
+
+PARTS = [
+    ("heading", "Retro"),
+    (
+        "paragraph",
+        "We met in the small room after lunch. The key problem is that every release "
+        "waits on the manual QA pass. Manual QA now takes two days per release.",
+    ),
+    (
+        "paragraph",
+        "Flaky end-to-end tests cause most of the re-runs. Caching makes builds fast. "
+        "Unclear who owns staging after Sam leaves. We decided to automate the smoke suite.",
+    ),
+    ("heading", "Next"),
+    ("list_item", "Email Priya about the CI budget."),
+    ("task", "Priya to move the smoke tests into CI"),
+    ("paragraph", "Important: the release train stays weekly. Dashboards lag by an hour."),
+]
+CONNS = [
+    Connection("Projects/Release process.md", 0.91, True, "link"),
+    Connection("Notes/Test pyramid.md", 0.8234, False, "embedding"),
+]
+MODEL = "fake-predictor 1 (sha256:0000)"
+
+
+def build(config: Config | None = None, parts=PARTS):  # type: ignore[no-untyped-def]
+    config = config or Config()
+    note = make_note("Meetings/2026-03-14 Retro.md", parts)
+    sentences = make_sentences(note)
+    preds = FakePredictor().predict([s.text for s in sentences])
+    return note, config, distill_note(note, sentences, preds, config, CONNS)
+
+
+def test_distillation_note_has_the_sections_and_links_back() -> None:
+    note, config, d = build()
+    r = render_distillation(d, note, config, MODEL)
+    assert r.rel_path == "Distilled/Meetings/2026-03-14 Retro.md"
+    assert r.frontmatter["vaultkd"] == {
+        "kind": "distillation",
+        "source": "[[Meetings/2026-03-14 Retro]]",
+        "model": MODEL,
+    }
+    assert r.frontmatter["tags"] == ["distilled"]
+    body = r.body
+    assert body.startswith("> [!summary] 2026-03-14 Retro\n> ")
+    for heading in ("Key claims", "Open questions", "Decisions", "Actions", "Atomic notes"):
+        assert f"\n## {heading}\n" in body
+    assert (
+        "- [ ] Priya to move the smoke tests into CI ([[Meetings/2026-03-14 Retro#Next]])" in body
+    )
+    assert (
+        "- Unclear who owns staging after Sam leaves. ([[Meetings/2026-03-14 Retro#Retro]])" in body
+    )
+    assert "- [[Projects/Release process]] (linked)" in body
+    assert "- [[Notes/Test pyramid]] (suggested, 0.82)" in body
+    # Every claim line carries its layer's emphasis when it has one.
+    for item in d.claims:
+        layer = d.sentences[item.sentence_index].layer
+        if layer >= 3:
+            assert f"=={item.text}==" in body
+        elif layer == 2:
+            assert f"**{item.text}**" in body
+
+
+def test_block_refs_link_to_the_new_ids() -> None:
+    note, config, d = build(Config(block_refs=True))
+    body = render_distillation(d, note, config, MODEL).body
+    ids = [ident for _, ident in d.new_block_ids]
+    assert ids
+    for ident in ids:
+        assert f"[[Meetings/2026-03-14 Retro#^{ident}]]" in body
+
+
+def test_too_short_says_so() -> None:
+    note, config, d = build(parts=[("paragraph", "Only this.")])
+    body = render_distillation(d, note, config, MODEL).body
+    assert "too short to distil" in body
+    assert "## Key claims" not in body and "[!summary]" not in body
+
+
+def test_atomic_notes_one_idea_each_with_backlink() -> None:
+    note, config, d = build()
+    files = render_atomic(d, note, config, MODEL)
+    assert len(files) == len(d.atomic) >= 1
+    for idea, r in zip(d.atomic, files, strict=True):
+        assert is_safe_title(idea.title)
+        assert r.rel_path == f"Atomic/{idea.title}.md"
+        assert r.frontmatter["vaultkd"]["kind"] == "atomic"
+        assert r.body.startswith(d.sentences[idea.claim].sentence.text)
+        assert "Source: [[Meetings/2026-03-14 Retro" in r.body
+        assert "[[Projects/Release process]]" in r.body
+    assert len({r.rel_path.lower() for r in files}) == len(files)
+
+
+def _strip_inline(text: str) -> str:
+    span = region_span(text)
+    if span:
+        text = text[: span[0]] + text[span[1] :]
+        text = text.replace("\n", "", 1) if span[0] == 0 else text
+    return text.replace("**", "").replace("==", "")
+
+
+def test_inline_marks_layers_and_changes_nothing_else() -> None:
+    note, _, d = build()
+    out = render_inline(note, d)
+    assert out.startswith(REGION_BEGIN + "\n> [!summary]")
+    assert REGION_END in out
+    assert _strip_inline(out) == note.text
+    bold = [s.sentence.text for s in d.sentences if s.layer == 2 and s.sentence.kind != "task"]
+    assert any(f"**{t}**" in out for t in bold)
+
+
+def test_inline_uses_the_note_line_endings_and_replaces_its_own_region() -> None:
+    note, _, d = build()
+    crlf = replace(note, newline="\r\n")
+    out = render_inline(crlf, d)
+    region = out[: region_span(out)[1]]  # type: ignore[index]
+    assert "\r\n" in region and re.search(r"[^\r]\n", region) is None
+    # A second render over a note that already has the region replaces it, never adds one.
+    again = replace(note, text=render_inline(note, d))
+    # Offsets moved; the region is what matters here, so render with no layered sentences.
+    plain = replace(d, sentences=tuple(replace(s, layer=0) for s in d.sentences))
+    twice = render_inline(again, plain)
+    assert twice.count(REGION_BEGIN) == 1
+    assert twice == again.text
+
+
+def test_report_is_json_and_complete() -> None:
+    note, config, d = build()
+    report = to_report(d, config)
+    json.dumps(report)
+    assert report["note"] == "Meetings/2026-03-14 Retro.md"
+    assert set(report) >= {
+        "note",
+        "sentences",
+        "summary",
+        "claims",
+        "questions",
+        "decisions",
+        "actions",
+        "atomic",
+        "connections",
+    }
+    s0 = report["sentences"][0]
+    assert set(s0) == {"text", "role", "role_probs", "salience", "layer"}
+    assert abs(sum(s0["role_probs"].values()) - 1.0) < 1e-3
+    assert report["actions"][0] == "Email Priya about the CI budget."
+    assert report["atomic"][0]["path"].startswith("Atomic/")
+    assert report["connections"][1] == {
+        "target": "Notes/Test pyramid.md",
+        "score": 0.8234,
+        "linked": False,
+    }
+
+
+def test_rendering_is_deterministic() -> None:
+    a = build()
+    b = build()
+    assert render_distillation(a[2], a[0], a[1], MODEL) == render_distillation(
+        b[2], b[0], b[1], MODEL
+    )
+    assert render_inline(a[0], a[2]) == render_inline(b[0], b[2])

@@ -1,0 +1,260 @@
+"""Distillations as Markdown an Obsidian user recognises, and as the `--json` report.
+
+Everything here is a pure function of its inputs: no timestamps, stable order, floats already
+rounded by `core`, so an unchanged note renders to the same bytes (the writer's idempotency
+rests on it). Frontmatter is returned as a dict; the writer serialises it and adds hashes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from vaultkd.config import Config
+from vaultkd.distill.anchors import anchor_for, link_target, wikilink
+from vaultkd.distill.types import (
+    LAYER_BOLD,
+    LAYER_HIGHLIGHT,
+    AtomicIdea,
+    Distillation,
+    Item,
+    Rendered,
+    ScoredSentence,
+)
+from vaultkd.roles import ROLES
+from vaultkd.vault.note import Note
+
+REGION_BEGIN = "%% vaultkd:begin %%"
+REGION_END = "%% vaultkd:end %%"
+_REGION = re.compile(
+    re.escape(REGION_BEGIN) + r".*?" + re.escape(REGION_END) + r"[ \t]*(\r?\n)?", re.S
+)
+# A list item starting with these would turn into a heading, quote or nested list.
+_BLOCK_START = re.compile(r"^(#|>|[-+*] |\d+[.)] |\||```|~~~|%%)")
+MAX_RELATED = 5
+
+
+def region_span(text: str) -> tuple[int, int] | None:
+    """Offsets of vaultkd's marked region in a source note (inline mode), if present."""
+    m = _REGION.search(text)
+    return (m.start(), m.end()) if m else None
+
+
+def _inline_text(text: str) -> str:
+    text = " ".join(text.split())
+    return "\\" + text if _BLOCK_START.match(text) else text
+
+
+def _emphasis(text: str, layer: int) -> str:
+    if layer >= LAYER_HIGHLIGHT:
+        return f"=={text}=="
+    if layer == LAYER_BOLD:
+        return f"**{text}**"
+    return text
+
+
+def _source_link(d: Distillation, note: Note, sentence_index: int) -> str:
+    block_index = d.sentences[sentence_index].sentence.block_index
+    new_ids = dict(d.new_block_ids)
+    anchor = anchor_for(note.blocks[block_index], new_ids.get(block_index))
+    return wikilink(note.path, anchor)
+
+
+def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False) -> str:
+    text = _inline_text(item.text)
+    if emphasise:
+        text = _emphasis(text, d.sentences[item.sentence_index].layer)
+    return f"- {text} ({_source_link(d, note, item.sentence_index)})"
+
+
+def _action_line(d: Distillation, note: Note, item: Item) -> str:
+    box = "[x]" if item.done else "[ ]"
+    return f"- {box} {_inline_text(item.text)} ({_source_link(d, note, item.sentence_index)})"
+
+
+def atomic_path(config: Config, idea: AtomicIdea) -> str:
+    return f"{config.atomic_folder}/{idea.title}.md"
+
+
+def distilled_path(config: Config, note: Note) -> str:
+    stem = note.path[:-3] if note.path.lower().endswith(".md") else note.path
+    return f"{config.distilled_folder}/{stem}.md"
+
+
+def _frontmatter(kind: str, note: Note, model_version: str, tag: str) -> dict[str, Any]:
+    return {
+        "vaultkd": {
+            "kind": kind,
+            "source": f"[[{link_target(note.path)}]]",
+            "model": model_version,
+        },
+        "tags": [tag],
+    }
+
+
+def summary_text(d: Distillation) -> str:
+    return " ".join(_inline_text(d.sentences[i].sentence.text) for i in d.summary)
+
+
+def render_distillation(
+    d: Distillation, note: Note, config: Config, model_version: str
+) -> Rendered:
+    """The distillation note `Distilled/<same folders>/<name>.md`."""
+    lines: list[str] = []
+    if d.too_short:
+        lines += [f"> [!info] {note.title}: too short to distil", f"> {d.reason}"]
+    else:
+        lines += [f"> [!summary] {note.title}", f"> {summary_text(d)}"]
+        sections: list[tuple[str, list[str]]] = [
+            ("Key claims", [_item_line(d, note, it, emphasise=True) for it in d.claims]),
+            ("Open questions", [_item_line(d, note, it) for it in d.questions]),
+            ("Decisions", [_item_line(d, note, it) for it in d.decisions]),
+            ("Actions", [_action_line(d, note, it) for it in d.actions]),
+        ]
+        if d.atomic:
+            links = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic]
+            sections.append(("Atomic notes", [f"- {link}" for link in links]))
+        for heading, body in sections:
+            if body:
+                lines += ["", f"## {heading}", *body]
+    if d.connections:
+        lines += ["", "## Connections"]
+        for c in d.connections:
+            how = "linked" if c.linked else f"suggested, {c.score:.2f}"
+            lines.append(f"- {wikilink(c.target)} ({how})")
+    return Rendered(
+        rel_path=distilled_path(config, note),
+        frontmatter=_frontmatter("distillation", note, model_version, "distilled"),
+        body="\n".join(lines) + "\n",
+    )
+
+
+def render_atomic(
+    d: Distillation, note: Note, config: Config, model_version: str
+) -> list[Rendered]:
+    """One note per atomic idea under `Atomic/`: the claim, its support, the way back."""
+    out: list[Rendered] = []
+    for idea in d.atomic:
+        claim = d.sentences[idea.claim].sentence.text
+        lines = [_inline_text(claim)]
+        if idea.support:
+            lines += ["", "## Support"]
+            lines += [f"- {_inline_text(d.sentences[j].sentence.text)}" for j in idea.support]
+        lines += ["", f"Source: {wikilink(note.path, idea.anchor)}"]
+        siblings = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic if a != idea]
+        related = ([wikilink(p) for p in idea.related] + siblings)[:MAX_RELATED]
+        if related:
+            lines.append("Related: " + " · ".join(related))
+        out.append(
+            Rendered(
+                rel_path=atomic_path(config, idea),
+                frontmatter=_frontmatter("atomic", note, model_version, "atomic"),
+                body="\n".join(lines) + "\n",
+            )
+        )
+    return out
+
+
+def _can_wrap(text: str, start: int, end: int, multiline_ok: bool) -> bool:
+    """Whether `**…**`/`==…==` around text[start:end] keeps the Markdown intact."""
+    piece = text[start:end]
+    if not piece or piece != piece.strip():
+        return False
+    if "\n" in piece and not multiline_ok:
+        return False
+    # Existing markup inside or right around the span (including our own from a previous run)
+    # means wrapping could break it; leaving the sentence plain is always safe.
+    if any(tok in piece for tok in ("**", "==", "`", "$", "%%", "<", "__", "~~", "^")):
+        return False
+    if piece.count("[") != piece.count("]") or piece.count("(") != piece.count(")"):
+        return False
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return before not in "*=_~`[(|#" and after not in "*=_~`])|"
+
+
+def render_inline(note: Note, d: Distillation) -> str:
+    """The source note with layers marked in place and the summary in vaultkd's region.
+
+    Only the chosen sentences gain `**`/`==` markers and only the region between
+    `%% vaultkd:begin %%` and `%% vaultkd:end %%` is (re)written; every other character is
+    kept. Returns the text without BOM, with the note's own line endings.
+    """
+    text = note.text
+    nl = note.newline
+    edits: list[tuple[int, int, str]] = []
+    if not d.too_short:
+        for s in d.sentences:
+            sent = s.sentence
+            if s.layer < LAYER_BOLD or sent.kind == "task":  # task metadata must stay parseable
+                continue
+            multiline = note.blocks[sent.block_index].kind == "paragraph"
+            if _can_wrap(text, sent.source_start, sent.source_end, multiline):
+                mark = "==" if s.layer >= LAYER_HIGHLIGHT else "**"
+                edits.append((sent.source_start, sent.source_start, mark))
+                edits.append((sent.source_end, sent.source_end, mark))
+    existing = region_span(text)
+    region = ""
+    if not d.too_short and d.summary:
+        region = (
+            nl.join(
+                [
+                    REGION_BEGIN,
+                    "> [!summary] vaultkd summary",
+                    f"> {summary_text(d)}",
+                    "",
+                    REGION_END,
+                ]
+            )
+            + nl
+        )
+    if existing:
+        end = existing[1]
+        # A region at the very start is followed by the blank line we added with it.
+        edits.append((existing[0], end, region))
+    elif region:
+        edits.append((note.body_start, note.body_start, region + nl))
+    out = text
+    for start, end, repl in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        out = out[:start] + repl + out[end:]
+    return out
+
+
+def _texts(d: Distillation, items: Sequence[Item]) -> list[str]:
+    return [it.text for it in items]
+
+
+def to_report(d: Distillation, config: Config) -> dict[str, Any]:
+    """The `--json` object for one note; the pipeline adds `written` and `kept`."""
+    return {
+        "note": d.note_path,
+        "too_short": d.too_short,
+        "sentences": [_sentence_report(s) for s in d.sentences],
+        "summary": [d.sentences[i].sentence.text for i in d.summary],
+        "claims": _texts(d, d.claims),
+        "questions": _texts(d, d.questions),
+        "decisions": _texts(d, d.decisions),
+        "actions": _texts(d, d.actions),
+        "atomic": [
+            {
+                "title": a.title,
+                "path": atomic_path(config, a),
+                "sentences": [d.sentences[i].sentence.text for i in (a.claim, *a.support)],
+            }
+            for a in d.atomic
+        ],
+        "connections": [
+            {"target": c.target, "score": c.score, "linked": c.linked} for c in d.connections
+        ],
+    }
+
+
+def _sentence_report(s: ScoredSentence) -> dict[str, Any]:
+    return {
+        "text": s.sentence.text,
+        "role": s.role,
+        "role_probs": dict(zip(ROLES, s.role_probs, strict=True)),
+        "salience": s.salience,
+        "layer": s.layer,
+    }
