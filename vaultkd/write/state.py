@@ -80,6 +80,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE embeddings ADD COLUMN salience BLOB;
         """,
     ),
+    (
+        # Which source edits the last run made ("", "block_refs", "inline", both): asking for
+        # another mode makes an otherwise unchanged note pending again.
+        "0003_note_mode",
+        """
+        ALTER TABLE notes ADD COLUMN mode TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 )
 
 
@@ -91,6 +99,7 @@ class NoteState:
     status: str
     message: str
     written_hash: str | None
+    mode: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +185,7 @@ class StateDB:
 
     def note(self, path: str) -> NoteState | None:
         row = self.conn.execute(
-            "SELECT path, source_hash, model, status, message, written_hash FROM notes"
+            "SELECT path, source_hash, model, status, message, written_hash, mode FROM notes"
             " WHERE path = ?",
             (path,),
         ).fetchone()
@@ -184,16 +193,17 @@ class StateDB:
 
     def notes(self) -> Iterator[NoteState]:
         for row in self.conn.execute(
-            "SELECT path, source_hash, model, status, message, written_hash FROM notes"
+            "SELECT path, source_hash, model, status, message, written_hash, mode FROM notes"
             " ORDER BY path"
         ):
             yield NoteState(*row)
 
     def set_note(self, state: NoteState) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO notes (path, source_hash, model, status, message,"
+            " written_hash, updated, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (state.path, state.source_hash, state.model, state.status, state.message,
-             state.written_hash, time.time()),
+             state.written_hash, time.time(), state.mode),
         )
 
     def delete_note(self, path: str) -> None:

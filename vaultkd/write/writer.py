@@ -249,6 +249,7 @@ class VaultWriter:
                     "undone",
                     "restored by vaultkd undo",
                     full_hash(entry.before),
+                    old.mode if old else "",
                 )
             )
         left = len(self.db.undo_entries(rel_path))
