@@ -1,0 +1,158 @@
+"""The shipped student through the real run-time path (onnxruntime + tokenizers + numpy)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaultkd.model.predictor import Predictions
+from vaultkd.model.runtime import ModelError, OnnxPredictor, default_model_dir, load_predictor
+from vaultkd.roles import ROLES
+
+MODEL_DIR = default_model_dir()
+pytestmark = pytest.mark.skipif(
+    not (MODEL_DIR / "student.onnx").is_file(),
+    reason="no shipped model in models/ yet (run `vaultkd train`)",
+)
+
+SENTENCES = [
+    "Do we need a second region before the EU launch?",
+    "Dana to send the draft contract to legal by Friday.",
+    "Spaced repetition beats rereading for long-term recall.",
+    "We'll ship the beta without dark mode.",
+    "Six of us met in the library annex.",
+]
+
+
+def test_importing_runtime_loads_no_torch() -> None:
+    code = (
+        "import sys, vaultkd.model.runtime as r; r.load_predictor().predict(['Hi there.']); "
+        "bad = [m for m in ('torch', 'transformers', 'vaultkd.train') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_predict_shapes_and_ranges() -> None:
+    p = OnnxPredictor(threads=1)
+    preds = p.predict(SENTENCES)
+    assert isinstance(preds, Predictions)
+    assert preds.role_probs.shape == (5, len(ROLES))
+    assert preds.role_probs.dtype == np.float32
+    np.testing.assert_allclose(preds.role_probs.sum(axis=1), 1.0, atol=1e-4)
+    assert ((preds.salience >= 0) & (preds.salience <= 1)).all()
+    assert preds.embeddings.shape == (5, p.dim) and p.dim >= 64
+    np.testing.assert_allclose(np.linalg.norm(preds.embeddings, axis=1), 1.0, atol=1e-3)
+    assert p.version.startswith("vaultkd-student ") and "sha256:" in p.version
+
+
+def test_question_mark_sentence_is_a_question() -> None:
+    preds = OnnxPredictor(threads=1).predict(["Who owns the staging environment after Sam leaves?"])
+    assert preds.roles() == ["question"]
+
+
+def test_batching_and_order_do_not_change_results() -> None:
+    p = OnnxPredictor(threads=1)
+    # Mixed lengths across several batches: sorting by length must not reorder the output.
+    texts = [s * (1 + i % 3) for i, s in enumerate(SENTENCES * 30)]
+    together = p.predict(texts)
+    alone = [p.predict([t]) for t in texts[:7]]
+    for i, one in enumerate(alone):
+        np.testing.assert_allclose(together.role_probs[i], one.role_probs[0], atol=2e-3)
+        np.testing.assert_allclose(together.embeddings[i], one.embeddings[0], atol=2e-3)
+
+
+def test_long_input_is_truncated_not_failed() -> None:
+    p = OnnxPredictor(threads=1)
+    preds = p.predict(["word " * 5000])
+    assert preds.role_probs.shape == (1, len(ROLES))
+
+
+def test_empty_input_gives_empty_arrays() -> None:
+    p = OnnxPredictor(threads=1)
+    preds = p.predict([])
+    assert len(preds) == 0
+    assert preds.role_probs.shape == (0, len(ROLES))
+    assert preds.embeddings.shape == (0, p.dim)
+
+
+def test_similar_sentences_are_closer_than_unrelated_ones() -> None:
+    e = (
+        OnnxPredictor(threads=1)
+        .predict(
+            [
+                "The database migration failed overnight.",
+                "Last night's database migration did not succeed.",
+                "My grandmother grows tomatoes in her garden.",
+            ]
+        )
+        .embeddings
+    )
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2])
+
+
+def test_load_predictor_is_cached() -> None:
+    assert load_predictor() is load_predictor()
+
+
+def _copy_model(tmp_path: Path) -> Path:
+    dst = tmp_path / "models"
+    dst.mkdir(parents=True)
+    for name in ("student.onnx", "tokenizer.json", "student.json"):
+        shutil.copyfile(MODEL_DIR / name, dst / name)
+    return dst
+
+
+def test_missing_model_names_the_file(tmp_path: Path) -> None:
+    d = _copy_model(tmp_path)
+    (d / "student.onnx").unlink()
+    with pytest.raises(ModelError, match=r"student\.onnx is missing; reinstall"):
+        OnnxPredictor(d)
+
+
+def test_truncated_model_is_reported(tmp_path: Path) -> None:
+    d = _copy_model(tmp_path)
+    blob = (d / "student.onnx").read_bytes()
+    (d / "student.onnx").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ModelError, match=r"student\.onnx is truncated or corrupt"):
+        OnnxPredictor(d)
+
+
+def test_corrupt_model_with_matching_manifest_is_reported(tmp_path: Path) -> None:
+    # Garbage whose hash is recorded: the hash check passes, onnxruntime must still fail cleanly.
+    import hashlib
+
+    d = _copy_model(tmp_path)
+    garbage = b"not an onnx model" * 100
+    (d / "student.onnx").write_bytes(garbage)
+    manifest = json.loads((d / "student.json").read_text())
+    manifest["onnx_sha256"] = hashlib.sha256(garbage).hexdigest()
+    (d / "student.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"student\.onnx: cannot load the model"):
+        OnnxPredictor(d)
+
+
+def test_bad_manifest_and_tokenizer_are_reported(tmp_path: Path) -> None:
+    d = _copy_model(tmp_path)
+    (d / "student.json").write_text("{")
+    with pytest.raises(ModelError, match=r"student\.json is not a valid model manifest"):
+        OnnxPredictor(d)
+    d2 = _copy_model(tmp_path / "b")
+    (d2 / "tokenizer.json").write_text("[]")
+    with pytest.raises(ModelError, match=r"tokenizer\.json is not a valid tokenizer"):
+        OnnxPredictor(d2)
+
+
+def test_error_is_one_line(tmp_path: Path) -> None:
+    d = _copy_model(tmp_path)
+    (d / "tokenizer.json").unlink()
+    with pytest.raises(ModelError) as info:
+        OnnxPredictor(d)
+    assert "\n" not in str(info.value)

@@ -1,0 +1,159 @@
+"""Export the student to ONNX, quantise it to int8 and check parity with PyTorch.
+
+The shipped graph takes `input_ids` and `attention_mask` (int64, dynamic batch and sequence)
+and returns `role_probs` (softmax, ROLES order), `salience` (sigmoid) and `embedding`
+(L2-normalised, in the teacher's 384-d space). `write_model_dir` puts the int8 model, the
+tokenizer and `student.json` (the manifest the run time checks) into `models/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vaultkd.train import require_train_extra
+
+require_train_extra()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from vaultkd.roles import ROLES  # noqa: E402
+from vaultkd.train.kd import KDConfig, predict  # noqa: E402
+from vaultkd.train.student import ExportWrapper, Student  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask")
+OUTPUTS = ("role_probs", "salience", "embedding")
+MIN_ROLE_AGREEMENT = 0.99
+MAX_ONNX_BYTES = int(4.5 * 1024 * 1024)
+MODEL_NAME = "vaultkd-student"
+
+
+class ParityError(RuntimeError):
+    """The int8 ONNX model disagrees with the PyTorch student more than allowed."""
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    n: int
+    role_agreement: float
+    salience_mae: float
+    embedding_cos_mean: float
+    embedding_cos_min: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def export_onnx(model: Student, path: Path) -> Path:
+    """fp32 ONNX with dynamic batch and sequence axes."""
+    model.eval()
+    wrapper = ExportWrapper(model).eval()
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]], dtype=torch.int64)
+    mask = (ids != 0).to(torch.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dyn = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    dyn.update({name: {0: "batch"} for name in OUTPUTS})
+    with torch.no_grad():
+        # The TorchScript exporter gives a small, plain graph for this model.
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(path),
+            input_names=list(INPUTS),
+            output_names=list(OUTPUTS),
+            dynamic_axes=dyn,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return path
+
+
+def quantize(fp32: Path, int8: Path) -> Path:
+    """int8 dynamic quantisation (weights int8, activations quantised on the fly)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    return int8
+
+
+def onnx_predict(
+    path: Path, tokenizer: Tokenizer, texts: list[str], max_len: int, threads: int = 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run an exported student through the shipped run-time code path."""
+    from vaultkd.model.runtime import OnnxSession
+
+    sess = OnnxSession(path, tokenizer, max_len, threads=threads)
+    return sess.run(texts)
+
+
+def parity(model: Student, tokenizer: Tokenizer, onnx_path: Path, texts: list[str]) -> ParityReport:
+    p_t, s_t, e_t = predict(model, tokenizer, texts)
+    p_o, s_o, e_o = onnx_predict(onnx_path, tokenizer, texts, model.cfg.max_len)
+    cos = (e_t * e_o).sum(axis=1)
+    return ParityReport(
+        n=len(texts),
+        role_agreement=float((p_t.argmax(1) == p_o.argmax(1)).mean()),
+        salience_mae=float(np.abs(s_t - s_o).mean()),
+        embedding_cos_mean=float(cos.mean()),
+        embedding_cos_min=float(cos.min()),
+    )
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_model_dir(
+    out: Path,
+    int8: Path,
+    tokenizer: Tokenizer,
+    model: Student,
+    cfg: KDConfig,
+    *,
+    version: str,
+    interim: bool,
+    parity_report: ParityReport,
+) -> dict:
+    """Copy the int8 model and tokenizer into `out` and write the manifest `student.json`."""
+    size = int8.stat().st_size
+    if size > MAX_ONNX_BYTES:
+        raise ValueError(f"{int8} is {size / 2**20:.2f} MB, over the 4.5 MB budget")
+    if parity_report.role_agreement < MIN_ROLE_AGREEMENT:
+        raise ParityError(
+            f"int8 ONNX role agreement {parity_report.role_agreement:.4f} < "
+            f"{MIN_ROLE_AGREEMENT}; do not ship {int8}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(int8, out / "student.onnx")
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    tokenizer.save(str(out / "tokenizer.json"))
+    manifest = {
+        "name": MODEL_NAME,
+        "version": version,
+        "interim": interim,
+        "roles": list(ROLES),
+        "max_len": model.cfg.max_len,
+        "embedding_dim": model.cfg.teacher_dim,
+        "inputs": list(INPUTS),
+        "outputs": list(OUTPUTS),
+        "onnx_sha256": sha256_file(out / "student.onnx"),
+        "onnx_bytes": size,
+        "tokenizer_sha256": sha256_file(out / "tokenizer.json"),
+        "params": model.n_params(),
+        "student_config": model.cfg.to_dict(),
+        "training_config_digest": cfg.digest(),
+        "training_config": asdict(cfg),
+        "parity": parity_report.to_dict(),
+    }
+    (out / "student.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest

@@ -1,0 +1,526 @@
+"""One command from data to `models/`: teacher -> transfer labels -> student -> ONNX -> report.
+
+Stages (each writes into the run dir and is skipped when its output is already there, so a
+run resumes where it stopped; `--stage X` runs only X):
+
+    teacher    fine-tune MiniLM with role + salience heads          run/teacher/
+    label      transfer corpus labelled by the teacher              run/transfer.txt, *_labels.npz
+    tokenizer  teacher vocab pruned to the transfer corpus          run/tokenizer.json, *_ids.npy
+    student    KD training on the transfer set (+ labelled train)   run/student.pt
+    ablation   the same student on hard labels only                 run/ablation.pt
+    export     ONNX fp32 + int8, parity, manifest                   run/student*.onnx, out/
+    evaluate   teacher vs student vs ablation vs rules, size/speed  out/metrics.json, card
+
+`interim` is a separate quick recipe (no fine-tuned teacher): hard labels plus embedding
+distillation from the original MiniLM, used to ship a first model early.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaultkd.train import require_train_extra
+
+require_train_extra()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from vaultkd.train import data as labelled  # noqa: E402
+from vaultkd.train.kd import (  # noqa: E402
+    KDConfig,
+    KDData,
+    TrainResult,
+    load_checkpoint,
+    override,
+    save_checkpoint,
+    train_student,
+)
+from vaultkd.train.student import teacher_word_embeddings  # noqa: E402
+from vaultkd.train.tokenizer import prune_teacher_vocab  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = (
+    "teacher",
+    "label",
+    "tokenizer",
+    "student",
+    "ablation",
+    "export",
+    "evaluate",
+)
+VERSION = "2026.11"
+
+
+@dataclass
+class PipelineConfig:
+    run_dir: Path
+    out: Path
+    smoke: bool = False
+    seed: int = 0
+    threads: int = 2
+    vocab_size: int = 12000
+    corpus: Path | None = None  # transfer text folder; default run_dir/corpus
+    transfer_limit: int | None = None
+    kd: KDConfig = field(default_factory=KDConfig)
+    ablation_overrides: dict = field(default_factory=dict)
+    teacher_epochs: float = 2.0
+    teacher_max_steps: int | None = None
+    eval_limit: int | None = None  # cap each evaluation set (smoke)
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def labelled_to_kd(items: list[labelled.LabelledSentence]) -> KDData:
+    return KDData(
+        texts=[x.text for x in items],
+        hard_role=np.array([x.role for x in items], np.int64),
+        not_role=np.array([x.not_role for x in items], np.int64),
+        salience=np.array([x.salience for x in items], np.float32),
+    )
+
+
+def minilm_embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Original all-MiniLM-L6-v2 sentence embeddings (mean-pooled, L2-normalised)."""
+    from transformers import AutoModel
+
+    from vaultkd.train.teacher import load_tokenizer, mean_pool, minilm_dir
+
+    enc = AutoModel.from_pretrained(str(minilm_dir())).eval()
+    tok = load_tokenizer(64)
+    tok.no_padding()
+    lengths = [len(e.ids) for e in tok.encode_batch(texts)]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    out = np.zeros((len(texts), 384), np.float32)
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            rows = order[s : s + batch_size]
+            encs = tok.encode_batch([texts[i] for i in rows])
+            width = max(len(e.ids) for e in encs)
+            ids = torch.zeros((len(rows), width), dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for j, e in enumerate(encs):
+                ids[j, : len(e.ids)] = torch.tensor(e.ids)
+                mask[j, : len(e.ids)] = 1
+            h = enc(input_ids=ids, attention_mask=mask).last_hidden_state
+            out[rows] = torch.nn.functional.normalize(mean_pool(h, mask), dim=-1).numpy()
+    return out
+
+
+def _texts_key(texts: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+
+
+def _with_embeddings(data: KDData, idx: np.ndarray, emb: np.ndarray) -> KDData:
+    full = np.full((len(data), 384), np.nan, np.float32)
+    full[idx] = emb
+    data.embedding = full
+    return data
+
+
+# --- tokenizer ------------------------------------------------------------------------------
+
+
+def build_tokenizer(
+    texts: list[str], run_dir: Path, vocab_size: int
+) -> tuple[Tokenizer, np.ndarray]:
+    tok_path, ids_path = run_dir / "tokenizer.json", run_dir / "tokenizer_teacher_ids.npy"
+    if tok_path.exists() and ids_path.exists():
+        return Tokenizer.from_file(str(tok_path)), np.load(ids_path)
+    pv = prune_teacher_vocab(texts, vocab_size)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pv.tokenizer.save(str(tok_path))
+    np.save(ids_path, pv.teacher_ids)
+    log.info("tokenizer: %d pieces, corpus coverage %.4f", len(pv.teacher_ids), pv.coverage)
+    _append_log(
+        run_dir, {"event": "tokenizer", "vocab": len(pv.teacher_ids), "coverage": pv.coverage}
+    )
+    return pv.tokenizer, pv.teacher_ids
+
+
+def _append_log(run_dir: Path, rec: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "log.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"time": round(time.time(), 1), **rec}) + "\n")
+
+
+# --- interim recipe -------------------------------------------------------------------------
+
+
+def run_interim(
+    run_dir: Path,
+    out: Path,
+    *,
+    n_embed: int = 4000,
+    kd: KDConfig | None = None,
+    seed: int = 0,
+) -> dict:
+    """Hard labels (whatever labelled sets exist) + MiniLM embedding distillation -> `out`."""
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_items = labelled.load_labelled("train", seed=seed)
+    dev_items = labelled.load_labelled("dev", seed=seed)
+    train, dev = labelled_to_kd(train_items), labelled_to_kd(dev_items)
+    rng = np.random.default_rng(seed)
+    tr_idx = np.sort(rng.choice(len(train), size=min(n_embed, len(train)), replace=False))
+    dv_idx = np.sort(rng.choice(len(dev), size=min(n_embed // 4, len(dev)), replace=False))
+    emb_path = run_dir / "interim_embeddings.npz"
+    tr_texts = [train.texts[i] for i in tr_idx]
+    dv_texts = [dev.texts[i] for i in dv_idx]
+    key = _texts_key(tr_texts + dv_texts)
+    z = np.load(emb_path) if emb_path.exists() else None
+    if z is not None and "key" in z.files and str(z["key"]) == key:
+        tr_emb, dv_emb = z["train"], z["dev"]
+    else:
+        # The cache is keyed by the exact texts: labelled sets may grow between runs.
+        tr_emb = minilm_embeddings(tr_texts)
+        dv_emb = minilm_embeddings(dv_texts)
+        np.savez(emb_path, train=tr_emb, dev=dv_emb, key=np.array(key))
+    train = _with_embeddings(train, tr_idx, tr_emb)
+    dev = _with_embeddings(dev, dv_idx, dv_emb)
+    tokenizer, teacher_ids = build_tokenizer(train.texts, run_dir, 12000)
+    cfg = kd or KDConfig()
+    ck = run_dir / "interim.pt"
+    if ck.exists():
+        result = load_checkpoint(ck)
+    else:
+        result = train_student(
+            cfg,
+            tokenizer,
+            train,
+            dev,
+            init_embeddings=teacher_word_embeddings(),
+            teacher_ids=teacher_ids,
+            log_path=run_dir / "log.jsonl",
+        )
+        save_checkpoint(result, ck)
+    return _export_and_report(result, tokenizer, dev, run_dir, out, interim=True)
+
+
+def _export_and_report(
+    result: TrainResult,
+    tokenizer: Tokenizer,
+    dev: KDData,
+    run_dir: Path,
+    out: Path,
+    *,
+    interim: bool,
+) -> dict:
+    from vaultkd.train.evaluate import write_reports
+    from vaultkd.train.export import export_onnx, parity, quantize, write_model_dir
+
+    fp32 = export_onnx(result.model, run_dir / "student.fp32.onnx")
+    int8 = quantize(fp32, run_dir / "student.int8.onnx")
+    rep = parity(result.model, tokenizer, int8, dev.texts[:2000])
+    log.info("parity: %s", rep)
+    manifest = write_model_dir(
+        out,
+        int8,
+        tokenizer,
+        result.model,
+        result.config,
+        version=VERSION + ("-interim" if interim else ""),
+        interim=interim,
+        parity_report=rep,
+    )
+    metrics = {
+        "interim": interim,
+        "model": {k: manifest[k] for k in ("name", "version", "params", "onnx_bytes")},
+        "parity": rep.to_dict(),
+        "dev": result.best_dev,
+        "training_config": manifest["training_config"],
+    }
+    write_reports(out, metrics)
+    return metrics
+
+
+# --- the full pipeline ----------------------------------------------------------------------
+
+SMOKE_KD = dict(dim=64, layers=1, heads=2, ffn=128, epochs=2, batch_size=32, evals_per_epoch=1)
+SMOKE_SOURCES = ("vaults", "sample_vault", "meetings")
+
+
+def _labelled_sets(cfg: PipelineConfig) -> tuple[list, list]:
+    train = labelled.load_labelled("train", seed=cfg.seed)
+    dev = labelled.load_labelled("dev", seed=cfg.seed)
+    if cfg.smoke:
+        rng = np.random.default_rng(cfg.seed)
+        train = [train[i] for i in sorted(rng.choice(len(train), min(300, len(train)), False))]
+        dev = [dev[i] for i in sorted(rng.choice(len(dev), min(150, len(dev)), False))]
+    return train, dev
+
+
+def stage_teacher(cfg: PipelineConfig) -> Path:
+    from vaultkd.train.teacher import export_teacher_onnx, finetune_teacher
+
+    folder = cfg.run_dir / "teacher"
+    if not (folder / "heads.pt").exists():
+        train, dev = _labelled_sets(cfg)
+        _append_log(cfg.run_dir, {"event": "teacher_data", "train": len(train), "dev": len(dev)})
+        finetune_teacher(
+            train,
+            dev,
+            folder,
+            epochs=cfg.teacher_epochs,
+            seed=cfg.seed,
+            smoke=cfg.smoke,
+            threads=cfg.threads,
+            max_steps=cfg.teacher_max_steps,
+        )
+    onnx_path = cfg.run_dir / "teacher.onnx"
+    if not onnx_path.exists():
+        export_teacher_onnx(folder, onnx_path)
+    return folder
+
+
+def stage_label(cfg: PipelineConfig) -> Path:
+    from vaultkd.train.corpus import build_corpus, load_transfer
+    from vaultkd.train.teacher import label_transfer
+
+    npz = cfg.run_dir / "transfer_labels.npz"
+    if npz.exists() and (cfg.run_dir / "transfer.txt").exists():
+        return npz
+    corpus = cfg.corpus or cfg.run_dir / "corpus"
+    if not corpus.is_dir():
+        build_corpus(
+            corpus,
+            max_sentences=600 if cfg.smoke else cfg.transfer_limit,
+            seed=cfg.seed,
+            sources=SMOKE_SOURCES if cfg.smoke else None,
+            install=not cfg.smoke,
+        )
+    texts = load_transfer(corpus, 500 if cfg.smoke else cfg.transfer_limit, cfg.seed)
+    train, _ = _labelled_sets(cfg)
+    label_transfer(
+        cfg.run_dir,
+        texts,
+        train=train,
+        onnx_path=cfg.run_dir / "teacher.onnx",
+        threads=cfg.threads,
+    )
+    _append_log(cfg.run_dir, {"event": "transfer", "sentences": len(texts)})
+    return npz
+
+
+def load_transfer_kd(run_dir: Path) -> KDData:
+    """The teacher-labelled transfer set as KD rows (soft targets everywhere)."""
+    texts = (run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
+    z = np.load(run_dir / "transfer_labels.npz")
+    n = len(texts)
+    if z["role_logits"].shape[0] != n:
+        raise ValueError(
+            f"{run_dir / 'transfer_labels.npz'} has {z['role_logits'].shape[0]} rows but "
+            f"transfer.txt has {n} lines; rerun the label stage"
+        )
+    hard = z["hard_role"].astype(np.int64) if "hard_role" in z else np.full(n, -1, np.int64)
+    return KDData(
+        texts=texts,
+        hard_role=hard,
+        not_role=np.full(n, -1, np.int64),
+        # The teacher's salience is a soft target for every transfer sentence.
+        salience=z["salience"].astype(np.float32),
+        teacher_logits=z["role_logits"].astype(np.float32),
+        embedding=z["embedding"].astype(np.float32),
+    )
+
+
+def _teacher_labelled(cfg: PipelineConfig, name: str, items: list) -> KDData:
+    """Labelled rows plus the teacher's outputs on them (cached in the run dir)."""
+    from vaultkd.train.teacher import OnnxTeacher
+
+    data = labelled_to_kd(items)
+    path = cfg.run_dir / f"{name}_teacher.npz"
+    if path.exists():
+        z = np.load(path)
+        logits, emb = z["role_logits"], z["embedding"]
+    else:
+        out = OnnxTeacher(cfg.run_dir / "teacher.onnx", threads=cfg.threads).label(data.texts)
+        logits, emb = out.role_logits, out.embedding
+        np.savez(path, role_logits=logits, embedding=emb)
+    data.teacher_logits = logits.astype(np.float32)
+    data.embedding = emb.astype(np.float32)
+    return data
+
+
+def student_data(cfg: PipelineConfig) -> tuple[KDData, KDData]:
+    """KD training rows (transfer set + labelled train with teacher outputs) and dev rows."""
+    train_items, dev_items = _labelled_sets(cfg)
+    transfer = load_transfer_kd(cfg.run_dir)
+    train_l = _teacher_labelled(cfg, "train", train_items)
+    dev = _teacher_labelled(cfg, "dev", dev_items)
+    return KDData.concat([transfer, train_l]), dev
+
+
+def _kd_config(cfg: PipelineConfig) -> KDConfig:
+    kd = cfg.kd
+    if cfg.smoke:
+        kd = override(kd, **SMOKE_KD)
+    return override(kd, seed=cfg.seed, threads=cfg.threads)
+
+
+def stage_tokenizer(cfg: PipelineConfig) -> tuple[Tokenizer, np.ndarray]:
+    texts = (cfg.run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
+    train_items, _ = _labelled_sets(cfg)
+    vocab = 2000 if cfg.smoke else cfg.vocab_size
+    return build_tokenizer(texts + [x.text for x in train_items], cfg.run_dir, vocab)
+
+
+def stage_student(cfg: PipelineConfig) -> TrainResult:
+    ck = cfg.run_dir / "student.pt"
+    if ck.exists():
+        return load_checkpoint(ck)
+    tokenizer, teacher_ids = stage_tokenizer(cfg)
+    train, dev = student_data(cfg)
+    result = train_student(
+        _kd_config(cfg),
+        tokenizer,
+        train,
+        dev,
+        init_embeddings=teacher_word_embeddings(),
+        teacher_ids=teacher_ids,
+        log_path=cfg.run_dir / "log.jsonl",
+    )
+    save_checkpoint(result, ck)
+    return result
+
+
+def stage_ablation(cfg: PipelineConfig) -> TrainResult:
+    """The same student on the labelled sets' hard labels only: no teacher anywhere."""
+    ck = cfg.run_dir / "ablation.pt"
+    if ck.exists():
+        return load_checkpoint(ck)
+    tokenizer, teacher_ids = stage_tokenizer(cfg)
+    train_items, dev_items = _labelled_sets(cfg)
+    kd = override(_kd_config(cfg), **cfg.ablation_overrides)
+    _append_log(cfg.run_dir, {"event": "ablation", "note": "hard labels only, no soft targets"})
+    result = train_student(
+        kd,
+        tokenizer,
+        labelled_to_kd(train_items),
+        labelled_to_kd(dev_items),
+        init_embeddings=teacher_word_embeddings(),
+        teacher_ids=teacher_ids,
+        log_path=cfg.run_dir / "log.jsonl",
+    )
+    save_checkpoint(result, ck)
+    return result
+
+
+def stage_export(cfg: PipelineConfig) -> dict:
+    from vaultkd.train.export import export_onnx, parity, quantize, write_model_dir
+
+    result = stage_student(cfg)
+    tokenizer, _ = stage_tokenizer(cfg)
+    fp32 = export_onnx(result.model, cfg.run_dir / "student.fp32.onnx")
+    int8 = quantize(fp32, cfg.run_dir / "student.int8.onnx")
+    _, dev_items = _labelled_sets(cfg)
+    transfer = (cfg.run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
+    rng = np.random.default_rng(cfg.seed)
+    sample = [transfer[i] for i in rng.choice(len(transfer), min(2000, len(transfer)), False)]
+    rep = parity(result.model, tokenizer, int8, [x.text for x in dev_items] + sample)
+    _append_log(cfg.run_dir, {"event": "parity", **rep.to_dict()})
+    manifest = write_model_dir(
+        cfg.out,
+        int8,
+        tokenizer,
+        result.model,
+        result.config,
+        version=VERSION,
+        interim=False,
+        parity_report=rep,
+    )
+    (cfg.run_dir / "parity.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+    return manifest
+
+
+def stage_evaluate(cfg: PipelineConfig) -> dict:
+    from vaultkd.train.evaluate import evaluate_run
+
+    return evaluate_run(cfg)
+
+
+def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
+    """Run the chosen stages in order; each skips work whose output is already in the run dir."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    _append_log(cfg.run_dir, {"event": "pipeline", "stages": list(stages), "smoke": cfg.smoke})
+    steps = {
+        "teacher": stage_teacher,
+        "label": stage_label,
+        "tokenizer": stage_tokenizer,
+        "student": stage_student,
+        "ablation": stage_ablation,
+        "export": stage_export,
+        "evaluate": stage_evaluate,
+    }
+    for name in STAGES:
+        if name in stages:
+            t0 = time.time()
+            log.info("stage %s", name)
+            steps[name](cfg)
+            _append_log(cfg.run_dir, {"event": "stage_done", "stage": name, "s": time.time() - t0})
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """`key=value` strings -> KDConfig overrides (values parsed as JSON, else kept as text)."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def run_command(
+    *,
+    smoke: bool = False,
+    run_dir: Path | None = None,
+    out: Path | None = None,
+    stages: tuple[str, ...] = (),
+    seed: int = 0,
+    threads: int = 2,
+    corpus: Path | None = None,
+    transfer_limit: int | None = None,
+    sets: tuple[str, ...] = (),
+) -> PipelineConfig:
+    """What `vaultkd train` and `python -m vaultkd.train` do; returns the resolved config.
+
+    `--smoke` without `--run-dir` works in a fresh temporary folder and, without `--out`,
+    writes the model there too, so a smoke run never touches the shipped `models/`.
+    """
+    import tempfile
+
+    if run_dir is None:
+        run_dir = Path(tempfile.mkdtemp(prefix="vaultkd-smoke-")) if smoke else Path("runs/full")
+    if out is None:
+        out = run_dir / "models" if smoke else Path("models")
+    kd = override(KDConfig(), **parse_overrides(list(sets)))
+    cfg = PipelineConfig(
+        run_dir=run_dir,
+        out=out,
+        smoke=smoke,
+        seed=seed,
+        threads=threads,
+        corpus=corpus,
+        transfer_limit=transfer_limit,
+        kd=kd,
+        teacher_epochs=1.0 if smoke else 2.0,
+        eval_limit=60 if smoke else None,
+    )
+    run(cfg, tuple(stages) or STAGES)
+    return cfg
