@@ -78,6 +78,8 @@ class VaultWriter:
         report = WriteReport()
         states: list[OutputState] = []
         produced: set[str] = set()
+        if not self.dry_run:
+            self._record_intent(source, files)
         for f in files:
             produced.add(f.rel_path)
             try:
@@ -109,6 +111,24 @@ class VaultWriter:
                 for p in drops:
                     self.db.delete_output(p)
         return report
+
+    def _record_intent(self, source: str, files: Sequence[OutputFile]) -> None:
+        """Record new output paths before writing them: a run killed half way then still
+        knows which files on disk belong to `source` (their titles stay this note's)."""
+        new = []
+        for f in files:
+            if self.db.output(f.rel_path) is not None:
+                continue
+            try:
+                exists = vault_path(self.root, f.rel_path).exists()
+            except UnsafePath:
+                continue
+            if not exists:
+                new.append(OutputState(f.rel_path, source, f.kind, "", "current"))
+        if new:
+            with self.db.transaction():
+                for state in new:
+                    self.db.set_output(state)
 
     def _owned(self, source: str, rel_path: str, current: bytes) -> tuple[bool, bool]:
         """(may replace, is this source's) for an existing file at an output path."""
