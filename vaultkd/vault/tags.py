@@ -1,0 +1,63 @@
+"""Inline tags: `#tag`, `#nested/tag`, `#tag-with_dash`; never `#1984`, `C#`, `foo#bar`, `/#anchor`.
+
+Obsidian needs whitespace (or the start of the text) before `#`, and at least one character in
+the tag that is not a digit. Frontmatter `tags:` is read by `frontmatter_tags`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+TAG_RE = re.compile(r"#([\w/-]+)")
+_ALL_DIGITS = re.compile(r"[\d/_-]*")
+
+
+def is_tag_name(name: str) -> bool:
+    return bool(name) and _ALL_DIGITS.fullmatch(name) is None
+
+
+def _tag_rule(state: StateInline, silent: bool) -> bool:
+    src = state.src
+    pos = state.pos
+    if src[pos] != "#" or (pos > 0 and not src[pos - 1].isspace()):
+        return False
+    m = TAG_RE.match(src, pos)
+    if m is None or not is_tag_name(m.group(1)):
+        return False
+    if not silent:
+        token = state.push("tag", "", 0)
+        token.content = m.group(1)
+        token.meta = {"src_start": pos, "src_end": m.end()}
+    state.pos = m.end()
+    return True
+
+
+def tag_plugin(md: MarkdownIt) -> None:
+    md.inline.ruler.before("link", "tag", _tag_rule)
+
+
+def frontmatter_tags(value: Any) -> list[str]:
+    """`tags:` as a list or a scalar separated by commas or spaces, with or without '#'."""
+    items: list[Any]
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = re.split(r"[,\s]+", value)
+    elif isinstance(value, list | tuple):
+        items = []
+        for v in value:
+            items.extend(re.split(r"[,\s]+", v) if isinstance(v, str) else [v])
+    else:
+        items = [value]
+    out: list[str] = []
+    for item in items:
+        if item is None or isinstance(item, dict | list):
+            continue
+        name = str(item).strip().lstrip("#")
+        if name:
+            out.append(name)
+    return out
