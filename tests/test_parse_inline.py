@@ -1,0 +1,67 @@
+"""to_plain: what a reader sees, with every character mapped back to the markdown."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vaultkd.vault.inline import to_plain
+
+
+@pytest.mark.parametrize(
+    "markdown,plain",
+    [
+        ("**bold** and __strong__", "bold and strong"),
+        ("*em* and _em_ but snake_case and 2 * 3", "em and em but snake_case and 2 * 3"),
+        ("==highlight== ~~gone~~", "highlight gone"),
+        ("see [[Target|the alias]]", "see the alias"),
+        ("see [[Folder/Target]] and [[Other.md]]", "see Target and Other"),
+        ("see [[Target#Heading]] and [[#Local]]", "see Target and Local"),
+        ("table [[Target\\|alias]]", "table alias"),
+        ("read [the text](https://example.com \"t\") now", "read the text now"),
+        ("[**bold link**](x.md)", "bold link"),
+        ("claim worth keeping. ^block-1", "claim worth keeping."),
+        ("a footnote[^1] here", "a footnote here"),
+        ("line<br>break <span class='x'>in</span>", "linebreak in"),
+        ("use `a*b` code", "use a*b code"),
+        ("keep \\*stars\\*", "keep *stars*"),
+        ("x %% hidden [[L]] %% y <!-- gone --> z", "x  y  z"),
+        ("![[Embedded]] ![alt](img.png) text", "  text"),
+        ("- [ ] Email Dana", "Email Dana"),
+        ("  - nested item", "nested item"),
+        ("1. first", "first"),
+        ("> [!tip] Title here\n> body", "Title here\nbody"),
+        ("## A heading", "A heading"),
+        ("#tag stays", "#tag stays"),
+    ],
+)
+def test_to_plain(markdown: str, plain: str) -> None:
+    assert to_plain(markdown).text == plain
+
+
+def test_offsets_point_at_the_same_characters() -> None:
+    md = "- [x] **Dana** to send [[Contracts/Draft|the draft]] by *Friday*. ^a1"
+    p = to_plain(md)
+    assert p.text == "Dana to send the draft by Friday."
+    assert all(md[o] == c for o, c in zip(p.offsets, p.text, strict=True))
+    i = p.text.index("the draft")
+    a, b = p.source_span(i, i + len("the draft"))
+    assert md[a:b] == "the draft"
+    a, b = p.source_span(0, len(p.text))
+    # The smallest slice: it starts at "D", after the opening "**".
+    assert md[a:b] == "Dana** to send [[Contracts/Draft|the draft]] by *Friday*."
+
+
+def test_empty() -> None:
+    p = to_plain("")
+    assert p.text == "" and p.offsets == [] and p.source_span(0, 0) == (0, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \n*_=~[]()!|#^%`<>-\\/.1x", max_size=120))
+def test_every_plain_char_maps_to_itself(md: str) -> None:
+    p = to_plain(md)
+    assert len(p.offsets) == len(p.text)
+    assert all(md[o] == c for o, c in zip(p.offsets, p.text, strict=True))
+    assert all(x < y for x, y in zip(p.offsets, p.offsets[1:], strict=False))

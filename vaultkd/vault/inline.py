@@ -1,0 +1,112 @@
+"""Markdown of one block or sentence -> the plain words a reader sees, mapped back to the source.
+
+`to_plain` is what distillation feeds to the model: `**bold**` reads as `bold`,
+`[[Target|alias]]` as `alias`, `[[Folder/Target]]` as `Target`, `[text](url)` as `text`;
+list, task, quote, heading and callout markers at the start of a line are dropped, as are
+embeds, images, footnote refs, inline HTML, `%% comments %%` and a trailing ` ^block-id`.
+Inline code keeps its text. Every character of the result maps to its index in the input,
+so a sentence found in the plain text can be pointed to (and linked) in the note.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vaultkd.vault.wikilink import split_wikilink
+
+
+@dataclass(frozen=True, slots=True)
+class PlainText:
+    text: str
+    offsets: list[int]  # offsets[i] is the index in the markdown of text[i]
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """Plain slice [start, end) -> the smallest markdown slice that holds it."""
+        if end <= start or not self.offsets:
+            pos = self.offsets[start] if start < len(self.offsets) else (
+                self.offsets[-1] + 1 if self.offsets else 0
+            )
+            return pos, pos
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<lead>^[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d+[.)])[ \t]+)?(?:\[.\][ \t]+)?
+        (?:\#{1,6}[ \t]+)?(?:\[![^\]\n]*\][+-]?[ \t]*)?)
+  | (?P<code>(?P<ticks>`+)(?P<codetext>.+?)(?P=ticks))
+  | (?P<comment>%%.*?(?:%%|\Z)|<!--.*?(?:-->|\Z))
+  | (?P<embed>!\[\[[^\[\]\n]+\]\])
+  | (?P<wiki>\[\[(?P<inner>[^\[\]\n]+)\]\])
+  | (?P<image>!\[[^\]\n]*\]\([^)\n]*\))
+  | (?P<footnote>\[\^[^\]\s]+\])
+  | (?P<link>\[(?P<ltext>[^\]\n]+)\]\((?:<[^>\n]*>|[^)\s]*)(?:[ \t]+"[^"\n]*")?\))
+  | (?P<html></?[A-Za-z][^<>\n]*>)
+  | (?P<blockid>[ \t]+\^[A-Za-z0-9-]+[ \t]*$)
+  | (?P<escape>\\(?P<escaped>[!-/:-@\[-`{-~]))
+  | (?P<marker>\*\*|__|==|~~|(?<!\s)\*|\*(?!\s)|(?<!\w)_(?=\S)|(?<=\S)_(?!\w))
+    """,
+    re.VERBOSE | re.MULTILINE | re.DOTALL,
+)
+
+
+def to_plain(markdown: str) -> PlainText:
+    chars: list[str] = []
+    offsets: list[int] = []
+    _render(markdown, 0, len(markdown), chars, offsets)
+    return PlainText("".join(chars), offsets)
+
+
+def _copy(src: str, a: int, b: int, chars: list[str], offsets: list[int]) -> None:
+    if b > a:
+        chars.append(src[a:b])
+        offsets.extend(range(a, b))
+
+
+def _render(src: str, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
+    pos = start
+    for m in _TOKEN.finditer(src, start, end):
+        if m.end() == m.start():
+            continue
+        _copy(src, pos, m.start(), chars, offsets)
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "code":
+            _copy(src, m.start("codetext"), m.end("codetext"), chars, offsets)
+        elif kind == "wiki":
+            a, b = _wiki_display(src, m.start("inner"), m.end("inner"))
+            _copy(src, a, b, chars, offsets)
+        elif kind == "link":
+            _render(src, m.start("ltext"), m.end("ltext"), chars, offsets)
+        elif kind == "escape":
+            _copy(src, m.start("escaped"), m.end("escaped"), chars, offsets)
+        # lead, comment, embed, image, footnote, html, blockid, marker: dropped
+    _copy(src, pos, end, chars, offsets)
+
+
+def _wiki_display(src: str, a: int, b: int) -> tuple[int, int]:
+    """The slice of `[[...]]`'s inside that Obsidian shows: the alias, else the title."""
+    inner = src[a:b]
+    parts = split_wikilink(inner)
+    if parts is None:
+        return a, a
+    cut = inner.find("|")
+    if cut >= 0 and parts.display:
+        lo = a + cut + 1
+        while lo < b and src[lo].isspace():
+            lo += 1
+        hi = b
+        while hi > lo and src[hi - 1].isspace():
+            hi -= 1
+        return lo, hi
+    if parts.target:
+        t_start = a + (len(inner) - len(inner.lstrip()))
+        t_end = t_start + len(parts.target)
+        slash = src.rfind("/", t_start, t_end)
+        lo = slash + 1 if slash >= 0 else t_start
+        hi = t_end - 3 if src[lo:t_end].lower().endswith(".md") and t_end - 3 > lo else t_end
+        return lo, hi
+    sub = parts.heading or ""
+    h = src.find(sub, a, b) if sub else -1
+    return (h, h + len(sub)) if h >= 0 else (a, a)
