@@ -18,3 +18,207 @@ def main() -> None:
 
 
 # Commands are added below, one section per command, each calling into the library.
+
+
+# ---------------------------------------------------------------- distill / undo / status
+# Imports stay inside the commands so `vaultkd --help` does not load the model stack.
+
+_RETRIES = 3  # a note Obsidian saved while we worked is tried again this many times
+
+
+def _vault_and_notes(
+    notes: tuple[str, ...], vault: str | None, all_: bool
+) -> tuple[object, list[str]]:
+    """(vault root, vault-relative note paths) from what the user typed."""
+    from pathlib import Path
+
+    from vaultkd.pipeline import VaultNotFound, find_vault
+
+    if all_:
+        if vault is None and len(notes) > 1:
+            raise click.UsageError("--all takes one VAULT folder (or --vault DIR)")
+        root = Path(vault or (notes[0] if notes else ".")).resolve()
+        if not root.is_dir():
+            raise click.UsageError(f"{root}: not a folder; give the vault folder with --all")
+        return root, []
+    if not notes:
+        raise click.UsageError("give at least one NOTE, or --all VAULT")
+    try:
+        root = Path(vault).resolve() if vault else find_vault(Path(notes[0]))
+    except VaultNotFound as exc:
+        raise click.UsageError(str(exc)) from None
+    rels = []
+    for raw in notes:
+        p = Path(raw)
+        # An absolute path or one relative to the current folder (the Obsidian shell-commands
+        # plugin passes absolute paths); otherwise the path is taken as vault-relative.
+        here = p if p.is_absolute() else Path.cwd() / p
+        if p.is_absolute() or here.exists():
+            try:
+                rels.append(here.resolve().relative_to(root).as_posix())
+            except ValueError:
+                raise click.UsageError(f"{raw}: not inside the vault {root}") from None
+        else:
+            rels.append(p.as_posix())
+    return root, rels
+
+
+def _distill_batch(
+    session: object, todo: list[str], options: object, jobs: int, bar: bool
+) -> list:  # type: ignore[type-arg]
+    """One `Session.distill` call, with a progress bar on stderr when asked."""
+    import sys
+
+    if not bar:
+        return session.distill(todo, options, None, jobs)  # type: ignore[attr-defined]
+    with click.progressbar(length=2 * len(todo), label="Distilling", file=sys.stderr) as pbar:
+        last = [0]
+
+        def step(done: int, total: int) -> None:
+            pbar.update(done - last[0])
+            last[0] = done
+
+        return session.distill(todo, options, step, jobs)  # type: ignore[attr-defined]
+
+
+@main.command()
+@click.argument("notes", nargs=-1)
+@click.option("--vault", type=click.Path(file_okay=False), help="Vault folder (default: found "
+              "by walking up from the note to a folder with .obsidian/ or .vaultkd.toml).")
+@click.option("--all", "all_", is_flag=True, help="Distill every note of VAULT whose bytes, "
+              "model or mode changed since the last run.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-note report as JSON.")
+@click.option("--inline", is_flag=True, help="Progressive summary inside the note itself "
+              "(bold/highlight + a marked summary region); reversible with `vaultkd undo`.")
+@click.option("--block-refs", is_flag=True, help="Append ^vkd-… block ids to the source "
+              "paragraphs the distillation cites (nothing else in the note changes).")
+@click.option("--force", is_flag=True, help="Distill even notes that are up to date.")
+@click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Model calls in parallel.")
+def distill(
+    notes: tuple[str, ...], vault: str | None, all_: bool, dry_run: bool, as_json: bool,
+    inline: bool, block_refs: bool, force: bool, jobs: int,
+) -> None:
+    """Distill NOTE… (or --all VAULT) into claims, questions, decisions, actions, atomic
+    notes and a progressive summary. Prints one line per note; exit 0 ok, 1 failure."""
+    import json
+    import sys
+    import time
+
+    from vaultkd.config import ConfigError
+    from vaultkd.model.runtime import ModelError
+    from vaultkd.pipeline import DistillOptions, Session
+    from vaultkd.vault.errors import VaultError
+    from vaultkd.write.lock import VaultLocked, write_lock
+
+    root, rels = _vault_and_notes(notes, vault, all_)
+    options = DistillOptions(inline=inline, block_refs=block_refs, force=force,
+                             dry_run=dry_run)
+    try:
+        session = Session.open(root)  # type: ignore[arg-type]
+    except (ConfigError, ModelError, VaultError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with session:
+        if all_:
+            rels = session.sources() if force else session.pending()
+        results = {}
+        try:
+            todo = list(rels)
+            for attempt in range(_RETRIES):
+                with write_lock(root):  # type: ignore[arg-type]
+                    show = all_ and len(todo) > 1 and sys.stderr.isatty() and not as_json
+                    batch = _distill_batch(session, todo, options, jobs, show)
+                for r in batch:
+                    results[r.note] = r
+                todo = [r.note for r in batch if r.status == "retry"]
+                if not todo or attempt == _RETRIES - 1:
+                    break
+                time.sleep(0.5 * (attempt + 1))
+        except VaultLocked as exc:
+            raise click.ClickException(str(exc)) from None
+    ordered = [results[r] for r in dict.fromkeys(results)]
+    failed = [r for r in ordered if r.status in ("error", "retry")]
+    if as_json:
+        payload = [
+            r.report if r.report is not None
+            else {"note": r.note, "status": r.status, "message": r.message,
+                  "written": r.written, "kept": r.kept}
+            for r in ordered
+        ]
+        click.echo(json.dumps(payload if not (len(payload) == 1 and not all_) else payload[0],
+                              ensure_ascii=False, indent=2))
+    else:
+        for r in ordered:
+            if all_ and r.status == "unchanged":
+                continue
+            click.echo(r.message, err=r.status in ("error", "retry"))
+        if all_:
+            counts: dict[str, int] = {}
+            for r in ordered:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "up to date"
+            click.echo(f"{root}: {len(ordered)} note(s) distilled: {summary}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("note")
+@click.option("--vault", type=click.Path(file_okay=False), help="Vault folder (default: "
+              "found from the note).")
+@click.option("--force", is_flag=True, help="Restore even if the note changed since "
+              "vaultkd's edit (the current version is kept in the undo log).")
+def undo(note: str, vault: str | None, force: bool) -> None:
+    """Restore NOTE byte for byte to how it was before vaultkd's last edit of it."""
+    from vaultkd.pipeline import undo_note
+    from vaultkd.write.atomic import ChangedOnDisk
+    from vaultkd.write.lock import VaultLocked, write_lock
+    from vaultkd.write.paths import UnsafePath
+    from vaultkd.write.writer import UndoError
+
+    root, rels = _vault_and_notes((note,), vault, False)
+    try:
+        with write_lock(root):  # type: ignore[arg-type]
+            click.echo(undo_note(root, rels[0], force=force))  # type: ignore[arg-type]
+    except (UndoError, ChangedOnDisk, UnsafePath, VaultLocked) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("vault", type=click.Path(file_okay=False), default=".")
+@click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="List every note, not just counts.")
+def status(vault: str, as_json: bool, verbose: bool) -> None:
+    """What in VAULT is distilled, stale, never distilled, kept because you edited it, or
+    orphaned."""
+    import json
+    from pathlib import Path
+
+    from vaultkd.config import STATE_DIR, Config, ConfigError
+    from vaultkd.model.runtime import ModelError, load_predictor
+    from vaultkd.pipeline import STATE_DB, vault_status
+    from vaultkd.vault.errors import VaultError
+    from vaultkd.write.state import StateDB
+
+    root = Path(vault).resolve()
+    if not root.is_dir():
+        raise click.UsageError(f"{vault}: not a folder; give the vault folder")
+    try:
+        config = Config.load(root)
+        version = load_predictor().version
+        db = StateDB(root / STATE_DIR / STATE_DB)
+        try:
+            report = vault_status(root, db, config, version)
+        finally:
+            db.close()
+    except (ConfigError, ModelError, VaultError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for key, paths in report.items():
+        click.echo(f"{key}: {len(paths)}")
+        shown = paths if verbose or key in ("kept", "orphaned", "error") else []
+        for p in shown:
+            click.echo(f"  {p}")

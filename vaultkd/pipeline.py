@@ -1,0 +1,635 @@
+"""read -> parse -> predict -> distill -> write, one `Session` per vault.
+
+The CLI (`vaultkd distill`) and the daemon (`vaultkd watch`) both drive a `Session`: it loads
+the config, the state database, the vault's note list and the model once, then distills any
+number of notes. A run has two passes so that connections see the whole batch:
+
+1. parse every note and predict its sentences (batched across notes, cached in the state db
+   by model and source hash, so an unchanged note never runs the model twice);
+2. distill, render and write each note (the writer decides what may be written).
+
+The caller takes the vault's write lock around `distill` (see `vaultkd.write.lock`).
+Notes too short to distil get no files; the run says so. Generated notes are never sources.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from vaultkd.config import CONFIG_NAME, STATE_DIR, Config
+from vaultkd.distill.connections import VectorIndex, find_connections, note_vector
+from vaultkd.distill.core import distill_note
+from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
+from vaultkd.distill.segment import sentences_of as note_sentences
+from vaultkd.distill.types import Distillation, Rendered, Sentence
+from vaultkd.model.predictor import Predictions, Predictor
+from vaultkd.roles import ROLES
+from vaultkd.vault.errors import NoteReadError
+from vaultkd.vault.graph import VaultGraph
+from vaultkd.vault.note import Note
+from vaultkd.vault.parse import parse_note
+from vaultkd.write.atomic import ChangedOnDisk, read_bytes, remove_temp_files
+from vaultkd.write.genfile import full_hash, inspect, short_hash
+from vaultkd.write.paths import UnsafePath, vault_path
+from vaultkd.write.source_edit import append_block_ids, note_bytes, round_trips
+from vaultkd.write.state import NoteState, StateDB
+from vaultkd.write.writer import OutputFile, VaultWriter, WriteReport
+
+log = logging.getLogger(__name__)
+
+STATE_DB = "state.db"
+BATCH_SENTENCES = 512  # sentences per model call when predicting many notes at once
+
+
+class VaultNotFound(Exception):
+    """No vault above the given path; the message says to pass --vault."""
+
+
+def find_vault(start: Path) -> Path:
+    """The nearest folder at or above `start` holding `.obsidian/` or `.vaultkd.toml`."""
+    here = Path(start).resolve()
+    if not here.is_dir():
+        here = here.parent
+    for folder in (here, *here.parents):
+        if (folder / ".obsidian").is_dir() or (folder / CONFIG_NAME).is_file():
+            return folder
+    raise VaultNotFound(
+        f"{start}: not inside a vault (no folder above it has .obsidian/ or {CONFIG_NAME}); "
+        f"pass --vault DIR"
+    )
+
+
+@dataclass(frozen=True)
+class DistillOptions:
+    inline: bool = False
+    block_refs: bool = False
+    force: bool = False
+    dry_run: bool = False
+
+
+STATUSES = ("written", "unchanged", "too_short", "kept", "retry", "error")
+
+
+@dataclass
+class NoteResult:
+    note: str
+    status: str  # one of STATUSES
+    written: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    message: str = ""  # one line, fit for an Obsidian notification
+    report: dict[str, Any] | None = None  # the per-note --json object
+
+
+@dataclass
+class _Prepared:
+    rel: str
+    data: bytes
+    note: Note
+    source_hash: str
+    sentences: list[Sentence]
+    preds: Predictions | None = None  # filled by the predict pass
+    cached: bool = False
+
+
+def _mode(inline: bool, block_refs: bool) -> str:
+    return "+".join(m for m, on in (("inline", inline), ("block_refs", block_refs)) if on)
+
+
+def _empty_predictions(dim: int) -> Predictions:
+    return Predictions(
+        role_probs=np.zeros((0, len(ROLES)), np.float32),
+        salience=np.zeros(0, np.float32),
+        embeddings=np.zeros((0, dim), np.float32),
+    )
+
+
+def _slice(p: Predictions, a: int, b: int) -> Predictions:
+    return Predictions(p.role_probs[a:b], p.salience[a:b], p.embeddings[a:b])
+
+
+def note_embedding(preds: Predictions, dim: int) -> np.ndarray:
+    """A note's vector for connections (see `distill.connections.note_vector`)."""
+    if len(preds) == 0:
+        return np.zeros(dim, np.float32)
+    return note_vector(preds.embeddings, preds.salience)
+
+
+class Session:
+    """One vault, its state and its model, loaded once; see the module docstring."""
+
+    def __init__(
+        self, root: Path, predictor: Predictor, config: Config, db: StateDB, graph: VaultGraph
+    ) -> None:
+        self.root = root
+        self.predictor = predictor
+        self.config = config
+        self.db = db
+        self.graph = graph
+        self._index: dict[str, np.ndarray] = db.note_embeddings(predictor.version)
+        self._titles: Counter[str] = Counter(_stem(p) for p in self._note_paths())
+
+    @classmethod
+    def open(
+        cls,
+        vault_root: Path,
+        *,
+        predictor: Predictor | None = None,
+        config: Config | None = None,
+    ) -> Session:
+        root = Path(vault_root).resolve()
+        if not root.is_dir():
+            raise VaultNotFound(f"{vault_root}: not a folder; pass the path of your vault")
+        config = config if config is not None else Config.load(root)
+        db = StateDB(root / STATE_DIR / STATE_DB)
+        try:
+            # A run killed mid-write leaves at most temporary siblings; sweep them first.
+            removed = remove_temp_files(root)
+            if removed:
+                log.info("removed %d temporary file(s) left by an interrupted run", removed)
+            if predictor is None:
+                from vaultkd.model.runtime import load_predictor
+
+                predictor = load_predictor()
+            graph = VaultGraph.build(root)
+        except BaseException:
+            db.close()
+            raise
+        return cls(root, predictor, config, db, graph)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- which notes ----------------------------------------------------------------------
+
+    def _note_paths(self) -> Iterator[str]:
+        from vaultkd.vault.scan import scan_vault
+
+        for f in scan_vault(self.root):
+            if f.kind == "note":
+                yield f.path
+
+    def is_generated(self, rel_path: str) -> bool:
+        """A note vaultkd wrote (tracked in the state db, or carrying `vaultkd:` frontmatter)."""
+        if self.db.output(rel_path) is not None:
+            return True
+        try:
+            head = read_bytes(vault_path(self.root, rel_path))
+        except UnsafePath:
+            return False
+        return head is not None and head.startswith(b"---\nvaultkd:\n")
+
+    def sources(self) -> list[str]:
+        """Every note of the vault that vaultkd may distil (generated notes excluded)."""
+        return _sources(self.root, self.db)
+
+    def pending(self) -> list[str]:
+        """Sources whose bytes, model version or mode differ from the last distillation."""
+        want_mode = _mode(self.config.inline, self.config.block_refs)
+        out = []
+        for rel in self.sources():
+            state = self.db.note(rel)
+            if state is None or state.model != self.predictor.version or state.mode != want_mode:
+                out.append(rel)
+                continue
+            data = read_bytes(self.root / rel)
+            if data is not None and short_hash(data) != state.source_hash:
+                out.append(rel)
+        return out
+
+    def is_own_write(self, rel_path: str) -> bool:
+        return VaultWriter(self.root, self.db).is_own_write(rel_path)
+
+    # -- distill --------------------------------------------------------------------------
+
+    def distill(
+        self,
+        rel_paths: Sequence[str],
+        options: DistillOptions = DistillOptions(),  # noqa: B008 - frozen, never mutated
+        progress: Callable[[int, int], None] | None = None,
+        jobs: int = 1,
+    ) -> list[NoteResult]:
+        """Distill the given vault-relative notes; one result per note, in the given order.
+
+        `progress(done, total)` counts both passes (total = 2 × notes).
+        """
+        inline = options.inline or self.config.inline
+        block_refs = options.block_refs or self.config.block_refs
+        mode = _mode(inline, block_refs)
+        total = 2 * len(rel_paths)
+        done = 0
+        results: dict[int, NoteResult] = {}
+        prepared: list[tuple[int, _Prepared]] = []
+        for i, raw in enumerate(rel_paths):
+            rel = raw.replace("\\", "/").removeprefix("./")
+            item = self._prepare(rel, options, mode)
+            if isinstance(item, NoteResult):
+                results[i] = item
+                done += 2
+                if progress:
+                    progress(done, total)
+            else:
+                prepared.append((i, item))
+        # Pass 1: predictions for everything that needs them, batched across notes.
+        for n in self._predict([p for _, p in prepared], jobs):
+            done += n
+            if progress:
+                progress(done, total)
+        if not options.dry_run:
+            with self.db.transaction():
+                for _, p in prepared:
+                    assert p.preds is not None
+                    emb = note_embedding(p.preds, self.predictor.dim)
+                    self._index[p.rel] = emb
+                    if not p.cached:
+                        self.db.set_prediction(
+                            p.rel, self.predictor.version, p.source_hash, emb,
+                            (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
+                        )
+        else:
+            for _, p in prepared:
+                assert p.preds is not None
+                self._index[p.rel] = note_embedding(p.preds, self.predictor.dim)
+        # Pass 2: distill, render, write. The vector index is stacked once for the batch;
+        # vectors of notes deleted while no daemon was watching are left out.
+        index = VectorIndex(
+            {k: v for k, v in self._index.items() if (self.root / k).is_file()}
+        ) if prepared else VectorIndex({})
+        writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
+        for i, p in prepared:
+            try:
+                results[i] = self._finish(p, writer, inline, block_refs, mode, index)
+            except (OSError, UnsafePath) as exc:
+                results[i] = NoteResult(p.rel, "error", message=f"{p.rel}: {exc}")
+            done += 1
+            if progress:
+                progress(done, total)
+        return [results[i] for i in range(len(rel_paths))]
+
+    def _prepare(self, rel: str, options: DistillOptions, mode: str) -> _Prepared | NoteResult:
+        try:
+            path = vault_path(self.root, rel)
+        except UnsafePath as exc:
+            return NoteResult(rel, "error", message=f"{exc}; give a note inside the vault")
+        if not rel.lower().endswith(".md"):
+            return NoteResult(rel, "error", message=f"{rel}: not a Markdown note (.md)")
+        data = read_bytes(path)
+        if data is None:
+            return NoteResult(rel, "error", message=f"{rel}: no such note in {self.root}")
+        if inspect(data) is not None or self.db.output(rel) is not None:
+            source = inspect(data)
+            of = f" (from {source.source})" if source and source.source else ""
+            return NoteResult(
+                rel, "error",
+                message=f"{rel}: a note vaultkd generated{of}; distil its source instead",
+            )
+        source_hash = short_hash(data)
+        state = self.db.note(rel)
+        if (
+            not options.force
+            and state is not None
+            and state.source_hash == source_hash
+            and state.model == self.predictor.version
+            and state.mode == mode
+        ):
+            return NoteResult(rel, "unchanged", message=f"{rel}: unchanged, nothing to do")
+        try:
+            note = parse_note(rel, data)
+        except NoteReadError as exc:
+            if not options.dry_run:
+                with self.db.transaction():
+                    self.db.set_note(
+                        NoteState(rel, source_hash, self.predictor.version, "error", str(exc),
+                                  None, mode)
+                    )
+            return NoteResult(rel, "error", message=str(exc))
+        return _Prepared(rel, data, note, source_hash, note_sentences(note))
+
+    def _predict(self, prepared: Sequence[_Prepared], jobs: int) -> Iterator[int]:
+        """Fill `preds` (from the cache or the model); yields how many notes each step did."""
+        todo: list[_Prepared] = []
+        for p in prepared:
+            cached = self.db.prediction(p.rel, self.predictor.version, p.source_hash)
+            if cached is not None and cached[0].shape[0] == len(p.sentences):
+                p.preds = Predictions(*cached)
+                p.cached = True
+            elif not p.sentences:
+                p.preds = _empty_predictions(self.predictor.dim)
+            else:
+                todo.append(p)
+        if len(todo) < len(prepared):
+            yield len(prepared) - len(todo)
+        batches: list[list[_Prepared]] = []
+        batch: list[_Prepared] = []
+        size = 0
+        for p in todo:
+            batch.append(p)
+            size += len(p.sentences)
+            if size >= BATCH_SENTENCES:
+                batches.append(batch)
+                batch, size = [], 0
+        if batch:
+            batches.append(batch)
+
+        def run(group: list[_Prepared]) -> int:
+            texts = [s.text for p in group for s in p.sentences]
+            preds = self.predictor.predict(texts)
+            at = 0
+            for p in group:
+                n = len(p.sentences)
+                p.preds = _slice(preds, at, at + n)
+                at += n
+            return len(group)
+
+        if jobs > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                yield from pool.map(run, batches)
+        else:
+            for group in batches:
+                yield run(group)
+
+    def _taken_titles(self, rel: str) -> list[str]:
+        own = {_stem(o.path) for o in self.db.outputs(rel)}
+        return [t for t in self._titles if t not in own]
+
+    def _finish(
+        self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
+        index: VectorIndex,
+    ) -> NoteResult:
+        assert p.preds is not None
+        config = replace(self.config, inline=inline, block_refs=block_refs)
+        connections = find_connections(
+            p.rel, self._index.get(p.rel), index, self.graph, config.connections,
+            generated=(f"{config.distilled_folder}/", f"{config.atomic_folder}/"),
+        )
+        d = distill_note(
+            p.note, p.sentences, p.preds, config, connections,
+            taken_titles=self._taken_titles(p.rel),
+        )
+        report = to_report(d, config)
+        version = self.predictor.version
+        warn = ""
+        if p.note.frontmatter_error:
+            warn = f" (frontmatter is not valid YAML, distilled from the text: " \
+                   f"{p.note.frontmatter_error}; fix the YAML, vaultkd never rewrites it)"
+        files: list[OutputFile] = []
+        if not d.too_short:
+            rendered = [render_distillation(d, p.note, config, version)]
+            rendered += render_atomic(d, p.note, config, version)
+            files = [_output_file(r) for r in rendered]
+        new_data, edit_problem = self._source_edit(p, d, inline, block_refs)
+        # Re-read just before writing: Obsidian may have saved the note since we read it.
+        path = vault_path(self.root, p.rel)
+        if read_bytes(path) != p.data:
+            return self._retry(p, report)
+        edited = False
+        final_hash = short_hash(new_data)
+        if new_data != p.data and not writer.dry_run:
+            # Cache the predictions under the edited bytes first: a run killed right after the
+            # edit then resumes from the same predictions (same ids, same titles).
+            with self.db.transaction():
+                self.db.set_prediction(
+                    p.rel, self.predictor.version, final_hash, self._index[p.rel],
+                    (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
+                )
+        try:
+            if new_data != p.data:
+                edited = writer.edit_source(p.rel, p.data, new_data)
+        except ChangedOnDisk:
+            return self._retry(p, report)
+        wr = writer.write_outputs(p.rel, files, model=version, source_hash=final_hash)
+        if wr.retry:
+            status = "retry"
+        elif wr.errors:
+            status = "error"
+        elif d.too_short:
+            status = "too_short"
+        elif wr.written or wr.removed or edited:
+            status = "written"
+        elif wr.kept:
+            status = "kept"
+        else:
+            status = "unchanged"
+        written = ([p.rel] if edited else []) + wr.written
+        message = _message(p.rel, status, d, wr, edited, writer.dry_run) + warn
+        if edit_problem:
+            message += f" ({edit_problem})"
+        report.update(
+            {"status": status, "written": written, "kept": wr.kept, "removed": wr.removed}
+        )
+        if not writer.dry_run:
+            self._after_write(p, status, message, new_data, edited, final_hash, mode, wr)
+        return NoteResult(p.rel, status, written, wr.kept, message, report)
+
+    def _source_edit(
+        self, p: _Prepared, d: Distillation, inline: bool, block_refs: bool
+    ) -> tuple[bytes, str]:
+        """The source's new bytes under --block-refs / --inline (unchanged otherwise)."""
+        if d.too_short or not (inline or (block_refs and d.new_block_ids)):
+            return p.data, ""
+        if not round_trips(p.note, p.data):
+            return p.data, "source left untouched: its bytes do not round-trip as UTF-8"
+        note, dist = p.note, d
+        if block_refs and d.new_block_ids:
+            text = append_block_ids(p.note, d.new_block_ids)
+            if not inline:
+                return note_bytes(p.note, text), ""
+            # Inline edits are offsets into the text with ids appended: parse it again and
+            # move the distillation onto the new sentences (same texts, shifted offsets).
+            note = parse_note(p.rel, note_bytes(p.note, text))
+            moved = note_sentences(note)
+            if [s.text for s in moved] != [s.sentence.text for s in d.sentences]:
+                return note_bytes(p.note, text), "inline layers skipped: sentences moved"
+            dist = replace(
+                d,
+                sentences=tuple(
+                    replace(s, sentence=m) for s, m in zip(d.sentences, moved, strict=True)
+                ),
+            )
+        return note_bytes(note, render_inline(note, dist)), ""
+
+    def _retry(self, p: _Prepared, report: dict[str, Any]) -> NoteResult:
+        report.update({"status": "retry", "written": [], "kept": []})
+        return NoteResult(
+            p.rel, "retry", message=f"{p.rel}: changed while vaultkd was working; will retry",
+            report=report,
+        )
+
+    def _after_write(
+        self, p: _Prepared, status: str, message: str, new_data: bytes, edited: bool,
+        final_hash: str, mode: str, wr: WriteReport,
+    ) -> None:
+        if status == "retry":
+            return  # leave the old state: the note stays pending
+        old = self.db.note(p.rel)
+        written_hash = full_hash(new_data) if edited else (old.written_hash if old else None)
+        with self.db.transaction():
+            self.db.set_note(
+                NoteState(p.rel, final_hash, self.predictor.version, status, message,
+                          written_hash, mode)
+            )
+        for path in wr.written:
+            self._titles[_stem(path)] += 1
+        for path in wr.removed:
+            self._titles[_stem(path)] -= 1
+        self._graph_update(p.rel, new_data if edited else None)
+
+    def _graph_update(self, rel: str, data: bytes | None) -> None:
+        if data is not None:
+            self.graph.update_note(parse_note(rel, data))
+
+    # -- moves and deletions (the daemon) -------------------------------------------------
+
+    def source_moved(self, old: str, new: str) -> list[str]:
+        """`old` was renamed to `new`: its outputs follow, relinked; returns paths written."""
+        with self.db.transaction():
+            self.db.rename_note(old, new)
+        self._index.pop(old, None)
+        self.graph.remove_note(old)
+        data = read_bytes(vault_path(self.root, new))
+        if data is not None:
+            try:
+                self.graph.update_note(parse_note(new, data))
+            except NoteReadError:
+                pass
+        results = self.distill([new], DistillOptions(force=True))
+        return results[0].written
+
+    def source_deleted(self, rel_path: str) -> list[str]:
+        """`rel_path` is gone: unedited outputs are removed, edited ones kept as orphaned.
+
+        Returns the paths removed."""
+        report = VaultWriter(self.root, self.db).drop_source(rel_path)
+        self._index.pop(rel_path, None)
+        self.graph.remove_note(rel_path)
+        for path in report.removed:
+            self._titles[_stem(path)] -= 1
+        return report.removed
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, list[str]]:
+        return vault_status(self.root, self.db, self.config, self.predictor.version)
+
+
+def _sources(root: Path, db: StateDB) -> list[str]:
+    from vaultkd.vault.scan import scan_vault
+
+    out = []
+    for f in scan_vault(root):
+        if f.kind != "note" or db.output(f.path) is not None:
+            continue
+        with open(root / f.path, "rb") as fh:
+            if fh.read(13) == b"---\nvaultkd:\n":
+                continue
+        out.append(f.path)
+    return out
+
+
+def vault_status(
+    root: Path, db: StateDB, config: Config, model_version: str
+) -> dict[str, list[str]]:
+    """Sources and generated notes by state.
+
+    Sources: `distilled` (up to date), `stale` (bytes, model or mode changed since),
+    `too_short`, `error`, `never` (not distilled yet). Generated notes: `kept` (the user
+    edited it; vaultkd leaves it alone) and `orphaned` (edited, and its source no longer
+    produces it or is gone).
+    """
+    want_mode = _mode(config.inline, config.block_refs)
+    out: dict[str, list[str]] = {
+        k: [] for k in ("distilled", "stale", "too_short", "error", "never", "kept", "orphaned")
+    }
+    for rel in _sources(root, db):
+        state = db.note(rel)
+        if state is None:
+            out["never"].append(rel)
+            continue
+        data = read_bytes(root / rel)
+        changed = data is None or short_hash(data) != state.source_hash
+        if changed or state.model != model_version or state.mode != want_mode:
+            out["stale"].append(rel)
+        elif state.status in ("too_short", "error"):
+            out[state.status].append(rel)
+        else:
+            out["distilled"].append(rel)
+    for o in db.outputs():
+        current = read_bytes(root / o.path)
+        if current is None:
+            continue
+        info = inspect(current)
+        if o.status == "orphaned":
+            out["orphaned"].append(o.path)
+        elif o.status == "kept" or info is None or not info.intact:
+            out["kept"].append(o.path)
+    return out
+
+
+def undo_note(vault_root: Path, rel_path: str, *, force: bool = False) -> str:
+    """Restore a source note byte for byte to before vaultkd's last edit of it."""
+    root = Path(vault_root).resolve()
+    db = StateDB(root / STATE_DIR / STATE_DB)
+    try:
+        return VaultWriter(root, db).undo(rel_path, force=force)
+    finally:
+        db.close()
+
+
+def _stem(rel_path: str) -> str:
+    name = rel_path.rsplit("/", 1)[-1]
+    return name[:-3] if name.lower().endswith(".md") else name
+
+
+def _output_file(r: Rendered) -> OutputFile:
+    kind = str((r.frontmatter.get("vaultkd") or {}).get("kind") or "distillation")
+    return OutputFile(r.rel_path, kind, r.frontmatter, r.body)
+
+
+def _message(
+    rel: str, status: str, d: Distillation, wr: WriteReport, edited: bool, dry_run: bool
+) -> str:
+    would = "would write" if dry_run else "wrote"
+    if status == "too_short":
+        msg = f"{rel}: too short to distil ({d.reason})"
+        if wr.removed:
+            msg += f"; removed {len(wr.removed)} earlier note(s)"
+        return msg
+    if status == "retry":
+        return f"{rel}: changed while vaultkd was working; will retry"
+    if status == "error":
+        return f"{rel}: " + "; ".join(wr.errors)
+    parts = []
+    files = wr.written + ([rel] if edited else [])
+    if files:
+        parts.append(f"{would} {len(files)} file(s): {', '.join(files[:3])}"
+                     + (" …" if len(files) > 3 else ""))
+    if wr.unchanged and not files:
+        parts.append(f"{len(wr.unchanged)} note(s) already up to date")
+    if wr.kept:
+        parts.append(f"kept {len(wr.kept)} note(s) you edited or own: {', '.join(wr.kept[:3])}")
+    if wr.removed:
+        parts.append(f"removed {len(wr.removed)} stale note(s)")
+    if wr.orphaned:
+        parts.append(f"kept {len(wr.orphaned)} stale note(s) you edited")
+    counts = (
+        f"{len(d.claims)} claims, {len(d.questions)} questions, {len(d.decisions)} decisions, "
+        f"{len(d.actions)} actions, {len(d.atomic)} atomic"
+    )
+    return f"{rel}: {counts}; " + "; ".join(parts or ["nothing to write"])
