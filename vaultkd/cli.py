@@ -222,3 +222,179 @@ def status(vault: str, as_json: bool, verbose: bool) -> None:
         shown = paths if verbose or key in ("kept", "orphaned", "error") else []
         for p in shown:
             click.echo(f"  {p}")
+
+
+# -- watch, service, hook: the daemon and its helpers (vaultkd/daemon/) -----------------------
+
+
+class _CatchUpBar:
+    """Daemon progress callback (done, total) drawn as a click progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self._bar: object | None = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total == 0:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=total, label="catching up", file=click.get_text_stream("stderr")
+            )
+            self._bar.__enter__()  # type: ignore[attr-defined]
+        self._bar.update(done - self._done)  # type: ignore[attr-defined]
+        self._done = done
+        if done >= total:
+            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@main.command()
+@click.argument("vault", type=click.Path(exists=True, file_okay=False, resolve_path=True))
+@click.option(
+    "--quiet-period",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds without changes before a saved note is distilled "
+    "(default: quiet_period in .vaultkd.toml, else 2).",
+)
+@click.option(
+    "--polling",
+    is_flag=True,
+    default=False,
+    help="Poll the disk instead of using inotify/FSEvents (network drives; also `polling = true`).",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log to stderr as well as to .vaultkd/vaultkd.log."
+)
+def watch(vault: str, quiet_period: float | None, polling: bool, verbose: bool) -> None:
+    """Watch VAULT and re-distill each note a quiet period after it is saved.
+
+    Catches up first with what changed while it was not running. One watcher per vault;
+    stops cleanly on Ctrl-C or SIGTERM.
+    """
+    import logging
+    from pathlib import Path
+
+    from vaultkd.config import Config, ConfigError
+    from vaultkd.daemon.logs import setup_logging
+    from vaultkd.daemon.watcher import Daemon
+    from vaultkd.write.lock import VaultLocked
+
+    root = Path(vault)
+    try:
+        config = Config.load(root)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    detach = setup_logging(root, verbose)
+    try:
+        daemon = Daemon(
+            root,
+            config=config,
+            quiet_period=quiet_period,
+            polling=True if polling else None,
+            progress=_CatchUpBar(),
+        )
+        daemon.run()
+    except VaultLocked as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # one line for the user; the traceback goes to the log
+        logging.getLogger("vaultkd.daemon").debug("watch failed", exc_info=True)
+        raise click.ClickException(f"{vault}: {exc}") from None
+    finally:
+        detach()
+
+
+@main.group()
+def service() -> None:
+    """Run `vaultkd watch VAULT` in the background: a systemd user unit or a launchd agent."""
+
+
+def _service_options(func: click.decorators.FC) -> click.decorators.FC:
+    func = click.option(
+        "--dir",
+        "target_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Use this folder instead of ~/.config/systemd/user or ~/Library/LaunchAgents.",
+    )(func)
+    return click.argument(
+        "vault", type=click.Path(exists=True, file_okay=False, resolve_path=True)
+    )(func)
+
+
+def _service_paths(vault: str, target_dir: str | None) -> dict[str, object]:
+    from pathlib import Path
+
+    return {"vault_root": Path(vault), "target_dir": Path(target_dir) if target_dir else None}
+
+
+@service.command("install")
+@_service_options
+@click.option("--dry-run", is_flag=True, help="Print the service file instead of writing it.")
+def service_install(vault: str, target_dir: str | None, dry_run: bool) -> None:
+    """Write the service file for VAULT and print the command that starts it (nothing starts)."""
+    from vaultkd.daemon import service as svc
+
+    try:
+        if dry_run:
+            found = svc.service_file(**_service_paths(vault, target_dir))  # type: ignore[arg-type]
+            click.echo(f"# would write {found.path}")
+            click.echo(found.content.decode("utf-8"), nl=False)
+            return
+        found = svc.install(**_service_paths(vault, target_dir))
+    except (svc.ServiceError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {found.path}")
+    click.echo(f"start it now and at every log-in with: {found.enable}")
+
+
+@service.command("uninstall")
+@_service_options
+def service_uninstall(vault: str, target_dir: str | None) -> None:
+    """Remove the service file for VAULT (stop the service first with the printed command)."""
+    from vaultkd.daemon import service as svc
+
+    try:
+        found = svc.service_file(**_service_paths(vault, target_dir))  # type: ignore[arg-type]
+        removed = svc.uninstall(**_service_paths(vault, target_dir))
+    except (svc.ServiceError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if removed is None:
+        click.echo(f"not installed: {found.path}")
+        return
+    click.echo(f"removed {found.path}")
+    click.echo(f"if it is still running, stop it with: {found.disable}")
+
+
+@service.command("status")
+@_service_options
+def service_status(vault: str, target_dir: str | None) -> None:
+    """Say whether a service for VAULT is installed and what the service manager reports."""
+    from vaultkd.daemon import service as svc
+
+    try:
+        found, installed, state = svc.status(**_service_paths(vault, target_dir))
+    except svc.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = f"installed: {found.path}" if installed else f"not installed: {found.path}"
+    click.echo(f"{where}" + (f" ({state})" if state else ""))
+
+
+@main.group()
+def hook() -> None:
+    """Settings for running vaultkd from other programs."""
+
+
+@hook.command("obsidian")
+@click.option(
+    "--cooldown",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Suggested debounce when bound to the 'File content modified' event.",
+)
+def hook_obsidian(cooldown: float) -> None:
+    """Print ready-to-paste settings for Obsidian's "Shell commands" plugin."""
+    from vaultkd.daemon.hook import obsidian_settings
+
+    click.echo(obsidian_settings(cooldown=cooldown), nl=False)
