@@ -121,7 +121,8 @@ def test_every_doc_has_an_essential_sentence(rows: list[dict]) -> None:
     docs = {r["doc"] for r in rows}
     for r in rows:
         essential[r["doc"]] += r["salience"] == 2
-    assert [d for d in sorted(docs) if essential[d] == 0] == []
+    # 1-2 per doc: the executive summary of a mini note is one to three sentences.
+    assert [d for d in sorted(docs) if not 1 <= essential[d] <= 2] == []
 
 
 def _label_guide_examples(text: str) -> list[str]:
