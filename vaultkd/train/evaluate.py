@@ -251,12 +251,12 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
         quality[name] = evaluate_scorer(sc, sets)
         log.info("evaluated %s in %.0f s", name, time.time() - t0)
 
-    emb_texts = held_out_sample(sets, EMBED_SENTENCES, cfg.seed)
+    emb_texts = held_out_sample(sets, 200 if cfg.smoke else EMBED_SENTENCES, cfg.seed)
     _, _, t_emb = teacher_sc(emb_texts)
     _, _, s_emb = student_sc(emb_texts)
     embedding = embedding_metrics(s_emb, t_emb)
 
-    speed_texts = held_out_sample(sets, SPEED_SENTENCES, cfg.seed + 1)
+    speed_texts = held_out_sample(sets, 256 if cfg.smoke else SPEED_SENTENCES, cfg.seed + 1)
     teacher_torch = load_teacher(run / "teacher")
     speed = {
         "teacher_pytorch": time_scorer(lambda t: teacher_torch.label(t, SPEED_BATCH), speed_texts),
@@ -341,12 +341,13 @@ def render_card(metrics: dict[str, Any]) -> str:
     lines = [f"# {m['name']} {m['version']}", ""]
     if metrics.get("interim"):
         lines += [
-            "> **Interim model.** Trained quickly on the hard labels that existed at the time",
-            "> (MRDA questions/actions, ClaimBuster claims, SciTLDR/AMI salience) with",
-            "> embedding distillation from the original all-MiniLM-L6-v2, without a fine-tuned",
-            "> teacher. It lets the rest of vaultkd integrate against the real run time; it is",
-            "> weak on `decision` and `context`, which no public set labels. Replace it with the",
-            "> distilled model from `vaultkd train`.",
+            "> **Interim model.** Trained quickly on the hard labels of the labelled sets present",
+            "> at the time (seed train, MRDA, ClaimBuster; SciTLDR/AMI salience), with embedding",
+            "> distillation from the original all-MiniLM-L6-v2 on a few thousand sentences only,",
+            "> and without a fine-tuned teacher. It lets the rest of vaultkd integrate against the",
+            "> real run time. Its embeddings are weak (dev cosine to MiniLM "
+            f"{metrics.get('dev', {}).get('embedding_cos', float('nan')):.2f}). Replace it with",
+            "> the distilled model from `vaultkd train`.",
             "",
         ]
     lines += [

@@ -95,6 +95,7 @@ class KDConfig:
 def override(cfg: KDConfig, **changes: Any) -> KDConfig:
     """A copy of `cfg` with `changes`; unknown keys and changes of type are errors."""
     names = {f.name: f for f in dataclasses.fields(cfg)}
+    resolved: dict[str, Any] = {}
     for key, value in changes.items():
         if key not in names:
             raise KeyError(f"unknown KDConfig key {key!r}; known: {', '.join(sorted(names))}")
@@ -103,7 +104,8 @@ def override(cfg: KDConfig, **changes: Any) -> KDConfig:
             if not (isinstance(old, float) and isinstance(value, int)):
                 raise TypeError(f"KDConfig.{key} is {type(old).__name__}, got {value!r}")
             value = float(value)
-    return dataclasses.replace(cfg, **changes)
+        resolved[key] = value
+    return dataclasses.replace(cfg, **resolved)
 
 
 @dataclass
@@ -415,7 +417,7 @@ def train_student(
             sched.step()
             step += 1
             seen += 1
-            for k, v in {"loss": float(loss), **parts}.items():
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
                 sums[k] = sums.get(k, 0.0) + v
             over_time = cfg.time_budget_s is not None and time.time() - t0 > cfg.time_budget_s
             if step % eval_every == 0 or over_time:

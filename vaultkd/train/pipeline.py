@@ -524,3 +524,66 @@ def run_command(
     )
     run(cfg, tuple(stages) or STAGES)
     return cfg
+
+
+# --- measured choices: architecture and loss knobs ------------------------------------------
+
+
+def student_speed(result: TrainResult, tokenizer: Tokenizer, texts: list[str], tmp: Path) -> float:
+    """int8 ONNX sentences/s of a trained student (batch 64, 2 threads), via the run time."""
+    from vaultkd.model.runtime import OnnxSession
+    from vaultkd.train.export import export_onnx, quantize
+
+    fp32 = export_onnx(result.model, tmp / "sweep.fp32.onnx")
+    int8 = quantize(fp32, tmp / "sweep.int8.onnx")
+    sess = OnnxSession(int8, tokenizer, result.model.cfg.max_len, threads=2)
+    sess.run(texts[:64])
+    t0 = time.perf_counter()
+    sess.run(texts)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def run_sweep(
+    run_dir: Path,
+    tokenizer: Tokenizer,
+    teacher_ids: np.ndarray,
+    train: KDData,
+    dev: KDData,
+    base: KDConfig,
+    grid: list[dict],
+    *,
+    measure_speed: bool = True,
+) -> list[dict]:
+    """Train one student per grid entry (same data and budget); record dev metrics and speed.
+
+    Results are appended to run_dir/sweep.json as they arrive, so a long sweep can be read
+    (and stopped) midway.
+    """
+    path = run_dir / "sweep.json"
+    results: list[dict] = json.loads(path.read_text()) if path.exists() else []
+    done = {json.dumps(r["overrides"], sort_keys=True) for r in results}
+    emb = teacher_word_embeddings()
+    speed_texts = dev.texts[:1024]
+    for changes in grid:
+        key = json.dumps(changes, sort_keys=True)
+        if key in done:
+            continue
+        cfg = override(base, **changes)
+        t0 = time.time()
+        res = train_student(
+            cfg, tokenizer, train, dev, init_embeddings=emb, teacher_ids=teacher_ids
+        )
+        rec = {
+            "overrides": changes,
+            "params": res.model.n_params(),
+            "dev": res.best_dev,
+            "train_s": round(time.time() - t0, 1),
+        }
+        if measure_speed:
+            rec["int8_sentences_per_s"] = round(
+                student_speed(res, tokenizer, speed_texts, run_dir), 1
+            )
+        results.append(rec)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        log.info("sweep %s -> %s", changes, rec)
+    return results

@@ -48,6 +48,8 @@ class Block(nn.Module):
     def __init__(self, cfg: StudentConfig) -> None:
         super().__init__()
         self.heads = cfg.heads
+        self.head_dim = cfg.dim // cfg.heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)  # a constant, so tracing sees no tensor math
         self.ln1 = nn.LayerNorm(cfg.dim)
         self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
         self.proj = nn.Linear(cfg.dim, cfg.dim)
@@ -57,12 +59,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        h = self.heads
+        h, hd = self.heads, self.head_dim
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
-        q = q.view(b, t, h, d // h).transpose(1, 2)  # (b, h, t, d/h)
-        k = k.view(b, t, h, d // h).transpose(1, 2)
-        v = v.view(b, t, h, d // h).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(d // h) + bias  # (b, h, t, t)
+        q = q.view(b, t, h, hd).transpose(1, 2)  # (b, h, t, hd)
+        k = k.view(b, t, h, hd).transpose(1, 2)
+        v = v.view(b, t, h, hd).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * self.scale + bias  # (b, h, t, t)
         att = self.drop(att.softmax(dim=-1))
         y = (att @ v).transpose(1, 2).reshape(b, t, d)
         x = x + self.drop(self.proj(y))

@@ -1,0 +1,136 @@
+"""ONNX export, int8 quantisation, parity and the model folder the run time loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+onnx = pytest.importorskip("onnx", reason="the [train] extra (onnx) is not installed")
+
+from vaultkd.model.runtime import OnnxPredictor  # noqa: E402
+from vaultkd.roles import ROLES  # noqa: E402
+from vaultkd.train.export import (  # noqa: E402
+    OPSET,
+    ParityError,
+    ParityReport,
+    export_onnx,
+    parity,
+    quantize,
+    write_model_dir,
+)
+from vaultkd.train.kd import KDConfig, KDData, predict, train_student  # noqa: E402
+from vaultkd.train.tokenizer import prune_teacher_vocab  # noqa: E402
+
+TEXTS = [
+    "Do we need a second region before launch?",
+    "Dana to send the contract to legal by Friday.",
+    "We decided to ship the beta without dark mode.",
+    "Spaced repetition beats rereading for recall.",
+    "Six of us met in the library annex.",
+    "Is the grant covering travel?",
+    "Book the venue for the March workshop.",
+    "From now on every design doc gets a rollback section.",
+]
+ROLE_OF = [1, 3, 2, 0, 4, 1, 3, 2]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny student trained a little (so its argmax is not a coin toss), exported."""
+    tmp = tmp_path_factory.mktemp("export")
+    texts = TEXTS * 16
+    roles = np.array(ROLE_OF * 16)
+    pv = prune_teacher_vocab(texts, vocab_size=300)
+    n = len(texts)
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(8, 384)).astype(np.float32)
+    data = KDData(
+        texts,
+        roles,
+        np.full(n, -1),
+        np.tile(np.linspace(0, 1, 8, dtype=np.float32), 16),
+        embedding=np.tile(emb, (16, 1)),
+    )
+    dev = KDData(TEXTS, np.array(ROLE_OF), np.full(8, -1), np.full(8, np.nan, np.float32))
+    cfg = KDConfig(dim=32, layers=1, heads=2, ffn=64, epochs=8, batch_size=16, lr=3e-3)
+    result = train_student(cfg, pv.tokenizer, data, dev)
+    fp32 = export_onnx(result.model, tmp / "s.fp32.onnx")
+    int8 = quantize(fp32, tmp / "s.int8.onnx")
+    return pv, result, fp32, int8, tmp
+
+
+def test_graph_has_the_contract(exported) -> None:
+    _, _, fp32, int8, _ = exported
+    for path in (fp32, int8):
+        m = onnx.load(str(path))
+        assert max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")) >= OPSET
+        ins = {i.name: i for i in m.graph.input}
+        assert set(ins) == {"input_ids", "attention_mask"}
+        for i in ins.values():
+            assert i.type.tensor_type.elem_type == onnx.TensorProto.INT64
+            dims = i.type.tensor_type.shape.dim
+            assert dims[0].dim_param and dims[1].dim_param  # dynamic batch and sequence
+        assert [o.name for o in m.graph.output] == ["role_probs", "salience", "embedding"]
+    assert any(
+        n.op_type in ("MatMulInteger", "DynamicQuantizeLinear")
+        for n in onnx.load(str(int8)).graph.node
+    )
+    assert int8.stat().st_size < fp32.stat().st_size
+
+
+def test_int8_parity_with_pytorch(exported) -> None:
+    pv, result, _, int8, _ = exported
+    more = [f"{t} Extra words {i} here." for i, t in enumerate(TEXTS * 4)]
+    rep = parity(result.model, pv.tokenizer, int8, TEXTS + more)
+    assert rep.n == len(TEXTS) + len(more)
+    assert rep.role_agreement >= 0.99
+    assert rep.salience_mae < 0.05
+    assert rep.embedding_cos_mean > 0.98
+
+
+def test_model_dir_round_trip_through_the_run_time(exported, tmp_path: Path) -> None:
+    pv, result, _, int8, _ = exported
+    rep = parity(result.model, pv.tokenizer, int8, TEXTS)
+    manifest = write_model_dir(
+        tmp_path,
+        int8,
+        pv.tokenizer,
+        result.model,
+        result.config,
+        version="test",
+        interim=True,
+        parity_report=rep,
+    )
+    saved = json.loads((tmp_path / "student.json").read_text())
+    assert saved == manifest
+    assert saved["roles"] == list(ROLES) and saved["max_len"] == result.model.cfg.max_len
+    assert saved["training_config"]["dim"] == 32
+    p = OnnxPredictor(tmp_path, threads=1)
+    preds = p.predict(TEXTS)
+    probs, sal, emb = predict(result.model, pv.tokenizer, TEXTS)
+    assert (preds.role_probs.argmax(1) == probs.argmax(1)).mean() >= 0.99
+    np.testing.assert_allclose(preds.salience, sal, atol=0.05)
+    assert p.version == f"vaultkd-student test (sha256:{saved['onnx_sha256'][:12]})"
+
+
+def test_write_model_dir_refuses_bad_parity(exported, tmp_path: Path) -> None:
+    pv, result, _, int8, _ = exported
+    bad = ParityReport(
+        n=10, role_agreement=0.9, salience_mae=0.0, embedding_cos_mean=1.0, embedding_cos_min=1.0
+    )
+    with pytest.raises(ParityError, match="role agreement 0.9000 < 0.99"):
+        write_model_dir(
+            tmp_path,
+            int8,
+            pv.tokenizer,
+            result.model,
+            result.config,
+            version="x",
+            interim=True,
+            parity_report=bad,
+        )
+    assert not (tmp_path / "student.onnx").exists()
