@@ -127,7 +127,7 @@ def catch_up(notes: int, seed: int) -> dict[str, object]:
     try:
         from synth import make_vault
     except ImportError:
-        raise SystemExit("bench/synth.py (make_vault) is missing; run with --skip-catch-up") from None
+        raise SystemExit("bench/synth.py is missing; run with --skip-catch-up") from None
 
     root = Path(tempfile.mkdtemp(prefix="vaultkd-daemon-bench-")) / "vault"
     made = time.monotonic()
