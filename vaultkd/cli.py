@@ -224,6 +224,77 @@ def status(vault: str, as_json: bool, verbose: bool) -> None:
             click.echo(f"  {p}")
 
 
+# ---------------------------------------------------------------- train
+
+
+@main.command()
+@click.option("--smoke", is_flag=True, help="Tiny data and models, a few minutes, in a tmp dir.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Where stages keep their outputs and resume from (default runs/full).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Model folder to write (default models/; with --smoke, RUN_DIR/models).",
+)
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    help="Run only these stages: teacher, label, tokenizer, student, ablation, export, evaluate.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder of .txt files for the transfer set (default RUN_DIR/corpus, built if absent).",
+)
+@click.option("--transfer-limit", type=int, default=None, help="At most N transfer sentences.")
+@click.option("--set", "sets", multiple=True, help="Override a KDConfig knob: key=value.")
+def train(
+    smoke: bool,
+    run_dir: str | None,
+    out: str | None,
+    stages: tuple[str, ...],
+    seed: int,
+    threads: int,
+    corpus: str | None,
+    transfer_limit: int | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Train the teacher and distil the student into models/ (needs the [train] extra)."""
+    from pathlib import Path
+
+    try:
+        from vaultkd.train import MissingTrainExtra
+        from vaultkd.train.pipeline import run_command
+    except ImportError as exc:  # the [train] extra is missing
+        raise click.ClickException(str(exc)) from None
+    try:
+        cfg = run_command(
+            smoke=smoke,
+            run_dir=Path(run_dir) if run_dir else None,
+            out=Path(out) if out else None,
+            stages=stages,
+            seed=seed,
+            threads=threads,
+            corpus=Path(corpus) if corpus else None,
+            transfer_limit=transfer_limit,
+            sets=sets,
+        )
+    except MissingTrainExtra as exc:
+        raise click.ClickException(str(exc)) from None
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"model written to {cfg.out} (run dir {cfg.run_dir})")
+
+
 # -- watch, service, hook: the daemon and its helpers (vaultkd/daemon/) -----------------------
 
 
