@@ -214,3 +214,72 @@ def test_second_watch_process_exits_with_one_clear_line(tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert str(vault) in lines[0] and f"pid {proc.pid}" in lines[0]
+
+
+# -- the real `vaultkd watch` with the shipped model ------------------------------------------
+
+
+def _watch(vault: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vaultkd", "watch", str(vault), "--quiet-period", str(QUIET)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def _watching(vault: Path, times: int, timeout: float = 120) -> bool:
+    """Wait until the log says the daemon started watching `times` times (after catching up)."""
+    log = vault / ".vaultkd" / "vaultkd.log"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if log.exists() and log.read_text(encoding="utf-8").count(": watching ") >= times:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_watch_cli_survives_kill_9_and_catches_up(tmp_path: Path) -> None:
+    if not (ROOT / "models" / "student.onnx").is_file():
+        pytest.skip("models/student.onnx is not there yet")
+    vault = make_vault(tmp_path / "vault", 12)
+    require("real", vault)
+    rng = random.Random(9)
+    for _ in range(2):
+        proc = _watch(vault)
+        time.sleep(rng.uniform(1.0, 3.0))  # model loading, catch-up or writing
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert_whole(vault, "real")
+    proc = _watch(vault)
+    try:
+        assert _watching(vault, 1), proc.stderr
+        note = vault / "Area 0" / "Note 0.md"
+        note.write_text(f"# Saved while watching\n\n{NOTE}", encoding="utf-8")
+        out = vault / "Distilled" / "Area 0" / "Note 0.md"
+        assert _wait(lambda: "Saved while watching" in out.read_text(encoding="utf-8"))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert_whole(vault, "real")
+    from vaultkd.model.runtime import load_predictor
+    from vaultkd.pipeline import Session
+
+    with Session.open(vault, predictor=load_predictor()) as session:
+        assert session.pending() == []
+
+
+def _wait(predicate: object, timeout: float = 60) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if predicate():  # type: ignore[operator]
+                return True
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    return False
