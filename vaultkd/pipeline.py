@@ -15,8 +15,9 @@ Notes too short to distil get no files; the run says so. Generated notes are nev
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from vaultkd.distill.connections import VectorIndex, find_connections, note_vect
 from vaultkd.distill.core import distill_note
 from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
 from vaultkd.distill.segment import sentences_of as note_sentences
+from vaultkd.distill.titles import make_title
 from vaultkd.distill.types import Distillation, Rendered, Sentence
 from vaultkd.model.predictor import Predictions, Predictor
 from vaultkd.roles import ROLES
@@ -135,7 +137,7 @@ class Session:
         self.db = db
         self.graph = graph
         self._index: dict[str, np.ndarray] = db.note_embeddings(predictor.version)
-        self._titles: Counter[str] = Counter(_stem(p) for p in self._note_paths())
+        self._titles = _TitleIndex(_stem(p) for p in self._note_paths())
 
     @classmethod
     def open(
@@ -267,6 +269,9 @@ class Session:
             for _, p in prepared:
                 assert p.preds is not None
                 self._index[p.rel] = note_embedding(p.preds, self.predictor.dim)
+        for _, p in prepared:
+            # The note's links may have changed since the graph was built (daemon, edits).
+            self.graph.update_note(p.note)
         # Pass 2: distill, render, write. The vector index is stacked once for the batch;
         # vectors of notes deleted while no daemon was watching are left out.
         index = VectorIndex(
@@ -278,6 +283,13 @@ class Session:
                 results[i] = self._finish(p, writer, inline, block_refs, mode, index)
             except (OSError, UnsafePath) as exc:
                 results[i] = NoteResult(p.rel, "error", message=f"{p.rel}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one bad note must not stop a vault run
+                log.exception("distilling %s failed", p.rel)
+                results[i] = NoteResult(
+                    p.rel, "error",
+                    message=f"{p.rel}: internal error ({type(exc).__name__}: {exc}); the note "
+                    f"is untouched or fully written; please report this with the note",
+                )
             done += 1
             if progress:
                 progress(done, total)
@@ -365,9 +377,9 @@ class Session:
             for group in batches:
                 yield run(group)
 
-    def _taken_titles(self, rel: str) -> list[str]:
+    def _taken_titles(self, rel: str, sentences: Sequence[Sentence]) -> list[str]:
         own = {_stem(o.path) for o in self.db.outputs(rel)}
-        return [t for t in self._titles if t not in own]
+        return [t for t in self._titles.near(s.text for s in sentences) if t not in own]
 
     def _finish(
         self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
@@ -381,7 +393,7 @@ class Session:
         )
         d = distill_note(
             p.note, p.sentences, p.preds, config, connections,
-            taken_titles=self._taken_titles(p.rel),
+            taken_titles=self._taken_titles(p.rel, p.sentences),
         )
         report = to_report(d, config)
         version = self.predictor.version
@@ -486,14 +498,9 @@ class Session:
                           written_hash, mode)
             )
         for path in wr.written:
-            self._titles[_stem(path)] += 1
+            self._titles.add(_stem(path))
         for path in wr.removed:
-            self._titles[_stem(path)] -= 1
-        self._graph_update(p.rel, new_data if edited else None)
-
-    def _graph_update(self, rel: str, data: bytes | None) -> None:
-        if data is not None:
-            self.graph.update_note(parse_note(rel, data))
+            self._titles.remove(_stem(path))
 
     # -- moves and deletions (the daemon) -------------------------------------------------
 
@@ -520,7 +527,7 @@ class Session:
         self._index.pop(rel_path, None)
         self.graph.remove_note(rel_path)
         for path in report.removed:
-            self._titles[_stem(path)] -= 1
+            self._titles.remove(_stem(path))
         return report.removed
 
     # -- status ---------------------------------------------------------------------------
@@ -590,6 +597,41 @@ def undo_note(vault_root: Path, rel_path: str, *, force: bool = False) -> str:
         return VaultWriter(root, db).undo(rel_path, force=force)
     finally:
         db.close()
+
+
+class _TitleIndex:
+    """Note titles of the vault, bucketed so each note checks only titles it could collide with.
+
+    `make_title` derives a title from a sentence and, on a clash, shortens it and adds " 2",
+    " 3"…; every candidate keeps the first characters of the sentence's plain title. Titles are
+    bucketed by those characters (NFC, case-folded, as `make_title` compares), so a 10,000-note
+    vault does not hand every note the full list of 10,000 titles.
+    """
+
+    PREFIX = 6
+
+    def __init__(self, titles: Iterable[str] = ()) -> None:
+        self._buckets: dict[str, Counter[str]] = {}
+        for t in titles:
+            self.add(t)
+
+    @classmethod
+    def _key(cls, title: str) -> str:
+        return unicodedata.normalize("NFC", title).casefold()[: cls.PREFIX]
+
+    def add(self, title: str) -> None:
+        self._buckets.setdefault(self._key(title), Counter())[title] += 1
+
+    def remove(self, title: str) -> None:
+        bucket = self._buckets.get(self._key(title))
+        if bucket is not None and bucket[title] > 0:
+            bucket[title] -= 1
+            if bucket[title] == 0:
+                del bucket[title]
+
+    def near(self, texts: Iterable[str]) -> list[str]:
+        keys = {self._key(make_title(t)) for t in texts}
+        return sorted(t for k in keys for t in self._buckets.get(k, ()))
 
 
 def _stem(rel_path: str) -> str:
