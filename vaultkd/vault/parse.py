@@ -61,7 +61,11 @@ def markdown() -> MarkdownIt:
     md.use(comment_plugin)
     md.use(wikilink_plugin)
     md.use(tag_plugin)
-    md.disable(["emphasis", "entity", "replacements", "smartquotes"], ignoreInvalid=True)
+    # Inline footnotes `^[...]` would hide their links in env; read as text they keep them.
+    md.disable(
+        ["emphasis", "entity", "replacements", "smartquotes", "footnote_inline"],
+        ignoreInvalid=True,
+    )
     # Remember where a markdown link or image starts and ends in the inline source.
     md.inline.ruler.at("link", _with_span(rules_inline.link))
     md.inline.ruler.at("image", _with_span(rules_inline.image))
@@ -139,13 +143,67 @@ def _yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
+@lru_cache(maxsize=1)
+def _fast_loader() -> Any:
+    """PyYAML's libyaml loader with YAML 1.2 scalars (as Obsidian reads them), or None.
+
+    ruamel.yaml in pure Python takes ~1 ms per frontmatter, which alone would cost 10 s on a
+    10,000-note vault; libyaml takes under 0.1 ms. YAML 1.1 quirks (`yes`/`on` as booleans,
+    `1:20` as 80) are switched off so both loaders give the same values.
+    """
+    try:
+        import yaml
+        from yaml import CSafeLoader
+    except ImportError:
+        return None
+
+    class Loader(CSafeLoader):
+        pass
+
+    resolvers: dict[Any, list[Any]] = {}
+    for first, items in CSafeLoader.yaml_implicit_resolvers.items():
+        kept = [(tag, rx) for tag, rx in items if not tag.endswith((":bool", ":int", ":float"))]
+        if kept:
+            resolvers[first] = kept
+    Loader.yaml_implicit_resolvers = resolvers
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        list("-+0123456789"),
+    )
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+.0123456789"),
+    )
+    Loader.add_constructor("tag:yaml.org,2002:int", _construct_int12)
+    return lambda raw: yaml.load(raw, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _construct_int12(loader: Any, node: Any) -> int:
+    # YAML 1.2: `012` is twelve, not octal ten.
+    v = str(loader.construct_scalar(node))
+    if v[1:3] in ("0o", "0x") or v[:2] in ("0o", "0x"):
+        sign = -1 if v.startswith("-") else 1
+        v = v.lstrip("+-")
+        return sign * int(v[2:], 8 if v[1] == "o" else 16)
+    return int(v, 10)
+
+
 def load_frontmatter(raw: str, first_line: int) -> tuple[dict[str, Any], str | None]:
     """Parse YAML; on failure return ({}, one-line error). `first_line` is the YAML's line."""
     if not raw.strip():
         return {}, None
+    fast = _fast_loader()
     try:
-        data = _yaml().load(raw)
-    except Exception as e:  # ruamel raises several unrelated classes for bad YAML
+        data = fast(raw) if fast is not None else _yaml().load(raw)
+    except Exception as e:  # both libraries raise several unrelated classes for bad YAML
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         where = f" at line {first_line + mark.line}" if mark is not None else ""
@@ -290,7 +348,7 @@ class _Reader:
             return min(s + src_col, e)
 
         children = tok.children
-        for idx, child in enumerate(children):
+        for child in children:
             if not child.meta or "src_start" not in child.meta:
                 continue
             start = to_source(child.meta["src_start"])
@@ -304,12 +362,15 @@ class _Reader:
                     Link(m["kind"], m["target"], m["heading"], m["block"], m["display"],
                          line, start, end)
                 )
-            elif child.type == "link_open":
-                display = _text_until_close(children, idx + 1)
-                self._markdown_link("markdown", child.attrGet("href"), display, line, start, end)
-            elif child.type == "image":
-                self._markdown_link("embed", child.attrGet("src"), child.content or None,
-                                    line, start, end)
+            elif child.type in ("link_open", "image"):
+                # The label as written, so `[**b**](x.md)` keeps its markup for to_plain.
+                raw = self.text[start:end]
+                lead = 2 if child.type == "image" else 1
+                close = raw.find("](", lead) if "[" not in raw[lead:] else _label_end(raw, lead)
+                label = raw[lead:close] if close >= lead else None
+                kind: LinkKind = "embed" if child.type == "image" else "markdown"
+                href = child.attrGet("src" if child.type == "image" else "href")
+                self._markdown_link(kind, href, label or None, line, start, end)
 
     def _align(self, line_idx: int, cline: str, in_table: bool) -> tuple[int, Any]:
         if line_idx >= len(self.lines):
@@ -394,7 +455,7 @@ class _Reader:
                     self.inline_all(inner)
                 elif typ == "table_open" and t.map:
                     self.add_block("table", *t.map)
-                    self.inline_all(inner, in_table=True)
+                    self.inline_all(inner)
                 elif typ == "footnote_block_open":
                     self.walk(_footnote_paragraphs(inner))
                 else:
@@ -407,10 +468,10 @@ class _Reader:
                     self.add_block(kind2, *t.map)
             i += 1
 
-    def inline_all(self, tokens: list[Token], in_table: bool = False) -> None:
-        for t in tokens:
+    def inline_all(self, tokens: list[Token]) -> None:
+        for k, t in enumerate(tokens):
             if t.type == "inline":
-                self.inline(t, in_table)
+                self.inline(t, in_table=k > 0 and tokens[k - 1].type in ("th_open", "td_open"))
 
     def list_items(self, tokens: list[Token], emit: bool) -> None:
         depth = -1
@@ -467,14 +528,23 @@ def _close_index(tokens: list[Token], i: int) -> int:
     return len(tokens) - 1
 
 
-def _text_until_close(children: list[Token], i: int) -> str | None:
-    parts: list[str] = []
-    for c in children[i:]:
-        if c.type == "link_close":
-            break
-        if c.type in ("text", "code_inline"):
-            parts.append(c.content)
-    return "".join(parts) or None
+def _label_end(raw: str, start: int) -> int:
+    """Index of the `]` closing a link label that holds nested brackets."""
+    depth = 0
+    i = start
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
 
 
 def _footnote_paragraphs(tokens: list[Token]) -> list[Token]:

@@ -1,0 +1,154 @@
+"""VaultGraph: nodes, edges, unresolved targets, incremental updates, stats, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from vaultkd.vault.errors import VaultError
+from vaultkd.vault.graph import VaultGraph
+from vaultkd.vault.parse import parse_text
+from vaultkd.vault.scan import read_note
+
+
+def _vault(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content.encode() if isinstance(content, str) else content)
+    return root
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    return _vault(tmp_path, {
+        "Home.md": "---\ntags: [index]\n---\n# Home\nSee [[Projects/Apollo|Apollo]], [[Missing#H]]"
+                   " and [[Alice]].\n\n![[Diagram.png|200]] [doc](attachments/spec.pdf)\n",
+        "Projects/Apollo.md": "---\naliases: [Moonshot]\n---\nBack to [[Home#Home]] ^a1\n"
+                              "[[Missing]] and [[#Local]] and [[Home#^nope]]\n",
+        "People/Alice Chen.md": "---\naliases: Alice\n---\nNobody links out.\n",
+        "Lonely.md": "No links at all.\n",
+        "attachments/Diagram.png": b"\x89PNG",
+        "attachments/spec.pdf": b"%PDF",
+        ".obsidian/app.json": "{}",
+    })
+
+
+def test_build_nodes_and_edges(vault: Path) -> None:
+    vg = VaultGraph.build(vault)
+    g = vg.g
+    assert g.nodes["Home.md"] == {"kind": "note", "title": "Home", "aliases": [], "tags": ["index"]}
+    assert g.nodes["Projects/Apollo.md"]["aliases"] == ["Moonshot"]
+    assert g.nodes["attachments/Diagram.png"]["kind"] == "attachment"
+    assert g.nodes["unresolved:Missing"] == {
+        "kind": "unresolved", "title": "Missing", "aliases": [], "tags": []
+    }
+    edges = {(u, v, d["kind"], d["via"], d["line"], d["heading"], d["display"])
+             for u, v, d in g.edges(data=True)}
+    assert ("Home.md", "Projects/Apollo.md", "link", "path", 5, None, "Apollo") in edges
+    assert ("Home.md", "unresolved:Missing", "link", None, 5, "H", None) in edges
+    assert ("Home.md", "People/Alice Chen.md", "link", "alias", 5, None, None) in edges
+    assert ("Home.md", "attachments/Diagram.png", "embed", "basename", 7, None, "200") in edges
+    assert ("Home.md", "attachments/spec.pdf", "markdown", "path", 7, None, "doc") in edges
+    assert ("Projects/Apollo.md", "Projects/Apollo.md", "link", "path", 5, "Local", None) in edges
+    assert g.number_of_edges("Projects/Apollo.md", "Home.md") == 2  # one edge per occurrence
+    assert not any(n.startswith(".obsidian") for n in g)
+
+
+def test_full_and_fast_readers_build_the_same_graph(vault: Path) -> None:
+    fast = VaultGraph.build(vault)
+    full = VaultGraph.build(vault, reader=read_note)
+    assert sorted(fast.g.nodes(data=True), key=str) == sorted(full.g.nodes(data=True), key=str)
+    assert sorted(fast.g.edges(data=True), key=str) == sorted(full.g.edges(data=True), key=str)
+
+
+def test_stats_orphans_unresolved(vault: Path) -> None:
+    vg = VaultGraph.build(vault)
+    s = vg.stats()
+    assert (s["notes"], s["attachments"], s["embeds"], s["unresolved_targets"]) == (4, 2, 1, 1)
+    assert s["links"] == 8 and s["unresolved_links"] == 2 and s["unreadable"] == 0
+    assert vg.orphans() == ["Lonely.md"]
+    assert vg.unresolved() == {"Missing": ["Home.md", "Projects/Apollo.md"]}
+    assert s["top_hubs"][0] == {"path": "Home.md", "backlinks": 2}
+
+
+def test_unreadable_note_is_a_node_and_reported(tmp_path: Path) -> None:
+    _vault(tmp_path, {"Bin.md": b"\x00\x01binary", "A.md": "[[Bin]]\n"})
+    vg = VaultGraph.build(tmp_path)
+    assert vg.g.has_edge("A.md", "Bin.md")
+    assert list(vg.errors) == ["Bin.md"] and "Bin.md: looks binary" in vg.errors["Bin.md"]
+
+
+def test_incremental_updates_match_a_rebuild(vault: Path) -> None:
+    vg = VaultGraph.build(vault)
+    # A new note resolves targets that were unresolved.
+    vg.update_note(parse_text("Missing.md", "I exist now. [[Lonely]]\n"))
+    assert "unresolved:Missing" not in vg.g
+    assert vg.g.has_edge("Home.md", "Missing.md") and vg.g.has_edge("Missing.md", "Lonely.md")
+    # A root note with the same name takes over a basename link.
+    vg.update_note(parse_text("Apollo.md", "root apollo\n"))
+    vg.update_note(parse_text("Other.md", "[[Apollo]]\n"))
+    assert vg.g.has_edge("Other.md", "Apollo.md")
+    vg.remove_note("Apollo.md")
+    assert vg.g.has_edge("Other.md", "Projects/Apollo.md")
+    # Alias changes re-resolve links that used them.
+    vg.update_note(parse_text("People/Alice Chen.md", "---\naliases: [Ally]\n---\n"))
+    assert vg.g.has_edge("Home.md", "unresolved:Alice")
+    # Removing a note turns links to it into unresolved ones.
+    vg.remove_note("Lonely.md")
+    assert vg.g.has_edge("Missing.md", "unresolved:Lonely")
+    # Editing a note replaces its edges.
+    vg.update_note(parse_text("Home.md", "Only [[Lonely]] now.\n"))
+    assert sorted(v for _, v in vg.g.out_edges("Home.md")) == ["unresolved:Lonely"]
+    assert "unresolved:Alice" not in vg.g  # its last link went away
+
+    # The same end state built from scratch.
+    fresh = VaultGraph.from_notes(
+        [parse_text(p, (vault / p).read_text()) for p in ["Projects/Apollo.md"]]
+        + [parse_text("Missing.md", "I exist now. [[Lonely]]\n"),
+           parse_text("Other.md", "[[Apollo]]\n"),
+           parse_text("People/Alice Chen.md", "---\naliases: [Ally]\n---\n"),
+           parse_text("Home.md", "Only [[Lonely]] now.\n")],
+        ["attachments/Diagram.png", "attachments/spec.pdf"],
+    )
+    assert sorted(vg.g.edges(data=True), key=str) == sorted(fresh.g.edges(data=True), key=str)
+    assert sorted(vg.g.nodes(data=True), key=str) == sorted(fresh.g.nodes(data=True), key=str)
+
+
+def test_resolve_method(vault: Path) -> None:
+    vg = VaultGraph.build(vault)
+    res = vg.resolve("Moonshot", "Home.md")
+    assert res is not None and (res.path, res.via) == ("Projects/Apollo.md", "alias")
+    assert vg.resolve("../../etc/passwd", "Home.md") is None
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".gexf"])
+def test_export_loads_back(vault: Path, tmp_path: Path, suffix: str) -> None:
+    vg = VaultGraph.build(vault)
+    out = tmp_path / f"g{suffix}"
+    vg.export(out)
+    back = nx.read_graphml(out) if suffix == ".graphml" else nx.read_gexf(out)
+    assert back.number_of_nodes() == vg.g.number_of_nodes()
+    assert back.number_of_edges() == vg.g.number_of_edges()
+    assert back.nodes["unresolved:Missing"]["kind"] == "unresolved"
+
+
+def test_export_json_node_link(vault: Path, tmp_path: Path) -> None:
+    vg = VaultGraph.build(vault)
+    out = tmp_path / "g.json"
+    vg.export(out)
+    data = json.loads(out.read_text())
+    assert set(data) >= {"nodes", "edges"}
+    edge = next(e for e in data["edges"] if e["target"] == "People/Alice Chen.md")
+    assert edge["source"] == "Home.md" and edge["via"] == "alias" and edge["kind"] == "link"
+    assert {"heading", "block", "display", "line"} <= set(edge)
+    back = nx.node_link_graph(data, edges="edges")
+    assert back.number_of_edges() == vg.g.number_of_edges()
+
+
+def test_export_unknown_format(vault: Path, tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="use .graphml, .gexf or .json"):
+        VaultGraph.build(vault).export(tmp_path / "g.csv")

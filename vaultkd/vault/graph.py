@@ -1,0 +1,292 @@
+"""The vault as a `networkx.MultiDiGraph`, kept up to date one note at a time.
+
+Nodes are vault-relative POSIX paths (`Projects/Apollo.md`, `attachments/Diagram.png`) with
+`kind` ("note" / "attachment" / "unresolved"), `title`, `aliases` and `tags`. A target that
+resolves to nothing is the node `unresolved:<target as written>` (kind "unresolved"); it goes
+away with its last link. There is one edge per link occurrence, with `kind` (link / embed /
+markdown), `heading`, `block`, `display`, `via` (path / basename / alias; None when
+unresolved) and `line`. Resolution follows `vaultkd.vault.resolve`.
+
+A note that cannot be read (binary, not UTF-8) is still a node, so links to it resolve; it has
+no outgoing links and its one-line error is kept in `VaultGraph.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from vaultkd.vault.errors import NoteReadError, VaultError
+from vaultkd.vault.note import Link, Note
+from vaultkd.vault.resolve import FileIndex, Resolution, fold, link_key
+from vaultkd.vault.scan import scan_vault
+
+UNRESOLVED = "unresolved:"
+
+NoteReader = Callable[[Path, str], Note]
+
+
+def _default_reader(root: Path, rel_path: str) -> Note:
+    from vaultkd.vault.quick import read_links
+
+    return read_links(root, rel_path)
+
+
+class VaultGraph:
+    def __init__(self) -> None:
+        self.g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.index = FileIndex()
+        self.errors: dict[str, str] = {}  # path -> one-line message
+        self._links: dict[str, tuple[Link, ...]] = {}  # source note -> its links
+        self._by_key: dict[str, set[str]] = {}  # link_key / alias key -> sources that use it
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(
+        cls,
+        root: Path,
+        reader: NoteReader | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VaultGraph:
+        """Scan and read a vault. `reader(root, rel_path) -> Note` defaults to the fast link
+        reader (`quick.read_links`); pass `scan.read_note` for fully parsed notes."""
+        root = Path(root)
+        files = scan_vault(root)
+        read = reader or _default_reader
+        notes: list[Note] = []
+        attachments: list[str] = []
+        errors: dict[str, str] = {}
+        for i, f in enumerate(files):
+            if f.kind == "attachment":
+                attachments.append(f.path)
+                continue
+            try:
+                notes.append(read(root, f.path))
+            except NoteReadError as e:
+                errors[f.path] = str(e)
+                notes.append(Note(path=f.path, text=""))
+            if progress is not None:
+                progress(i + 1, len(files))
+        graph = cls.from_notes(notes, attachments)
+        graph.errors = errors
+        return graph
+
+    @classmethod
+    def from_notes(cls, notes: Iterable[Note], attachments: Iterable[str] = ()) -> VaultGraph:
+        graph = cls()
+        notes = list(notes)
+        for path in attachments:
+            graph._add_node(path, "attachment")
+        for note in notes:
+            graph._add_note_node(note)
+        for note in notes:
+            graph._store_links(note.path, note.links)
+        for note in notes:
+            graph._connect(note.path)
+        return graph
+
+    # ------------------------------------------------------------------ incremental
+
+    def update_note(self, note: Note) -> None:
+        """Add or replace one note; only the edges that can change are recomputed."""
+        path = note.path
+        is_new = path not in self.index
+        old_aliases = self.index.aliases.get(path, ())
+        self.errors.pop(path, None)
+        self._add_note_node(note)
+        self._store_links(path, note.links)
+        self._connect(path)
+        if is_new or set(map(fold, old_aliases)) != set(map(fold, note.aliases)):
+            keys = {link_key(path)} | {fold(a) for a in (*old_aliases, *note.aliases)}
+            self._reconnect_keys(keys, skip=path)
+
+    def add_attachment(self, path: str) -> None:
+        if path not in self.index:
+            self._add_node(path, "attachment")
+            self._reconnect_keys({link_key(path)})
+
+    def remove_note(self, path: str) -> None:
+        """Remove a note (or attachment); links to it re-resolve, most often to unresolved."""
+        if path not in self.g or self.g.nodes[path].get("kind") == "unresolved":
+            return
+        sources = {u for u, _ in self.g.in_edges(path)} - {path}
+        aliases = self.index.aliases.get(path, ())
+        self._disconnect(path)
+        self._store_links(path, ())
+        self.index.remove(path)
+        self.g.remove_node(path)
+        self.errors.pop(path, None)
+        for src in sources:
+            self._connect(src)
+        self._reconnect_keys({link_key(path)} | {fold(a) for a in aliases})
+
+    def resolve(self, target: str, source_path: str, markdown: bool = False) -> Resolution | None:
+        return self.index.resolve(target, source_path, markdown)
+
+    # ------------------------------------------------------------------ queries
+
+    def notes(self) -> list[str]:
+        return sorted(n for n, k in self.g.nodes(data="kind") if k == "note")
+
+    def attachments(self) -> list[str]:
+        return sorted(n for n, k in self.g.nodes(data="kind") if k == "attachment")
+
+    def orphans(self) -> list[str]:
+        """Notes with no link in or out (links to themselves do not count)."""
+        out = []
+        for n, kind in self.g.nodes(data="kind"):
+            if kind != "note":
+                continue
+            if any(v != n for v in self.g.successors(n)) or any(
+                u != n for u in self.g.predecessors(n)
+            ):
+                continue
+            out.append(n)
+        return sorted(out)
+
+    def unresolved(self) -> dict[str, list[str]]:
+        """Unresolved target (as written) -> the notes that link to it."""
+        out: dict[str, list[str]] = {}
+        for n, kind in self.g.nodes(data="kind"):
+            if kind == "unresolved":
+                out[n[len(UNRESOLVED) :]] = sorted({u for u, _ in self.g.in_edges(n)})
+        return dict(sorted(out.items()))
+
+    def hubs(self, n: int = 5) -> list[tuple[str, int]]:
+        """Notes and attachments with the most incoming links from other notes."""
+        counts: Counter[str] = Counter()
+        for u, v in self.g.edges():
+            if u != v and self.g.nodes[v].get("kind") != "unresolved":
+                counts[v] += 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def stats(self) -> dict[str, Any]:
+        kinds = Counter(k for _, k in self.g.nodes(data="kind"))
+        edges = Counter(k for _, _, k in self.g.edges(data="kind"))
+        unresolved_links = sum(
+            1 for _, v in self.g.edges() if self.g.nodes[v].get("kind") == "unresolved"
+        )
+        return {
+            "notes": kinds.get("note", 0),
+            "attachments": kinds.get("attachment", 0),
+            "links": edges.get("link", 0) + edges.get("markdown", 0),
+            "embeds": edges.get("embed", 0),
+            "unresolved_targets": kinds.get("unresolved", 0),
+            "unresolved_links": unresolved_links,
+            "orphans": len(self.orphans()),
+            "unreadable": len(self.errors),
+            "top_hubs": [{"path": p, "backlinks": c} for p, c in self.hubs()],
+        }
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, path: Path | str) -> None:
+        """Write `.graphml`, `.gexf` or `.json` (node-link with keys `nodes` and `edges`)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            data = nx.node_link_data(self.g, edges="edges")
+            path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+        elif suffix in (".graphml", ".gexf"):
+            flat = _flat_copy(self.g)
+            if suffix == ".graphml":
+                nx.write_graphml(flat, path)
+            else:
+                nx.write_gexf(flat, path)
+        else:
+            raise VaultError(f"{path}: unknown export format; use .graphml, .gexf or .json")
+
+    # ------------------------------------------------------------------ internals
+
+    def _add_node(self, path: str, kind: str) -> None:
+        title = path.rsplit("/", 1)[-1]
+        self.index.add(path)
+        self.g.add_node(path, kind=kind, title=title, aliases=[], tags=[])
+
+    def _add_note_node(self, note: Note) -> None:
+        if note.path not in self.index:
+            self.index.add(note.path, note.aliases)
+        else:
+            self.index.set_aliases(note.path, note.aliases)
+        self.g.add_node(
+            note.path, kind="note", title=note.title, aliases=list(note.aliases),
+            tags=list(note.tags),
+        )
+
+    def _store_links(self, path: str, links: tuple[Link, ...]) -> None:
+        for lk in self._links.get(path, ()):
+            for key in _keys_of(lk):
+                users = self._by_key.get(key)
+                if users is not None:
+                    users.discard(path)
+        if links:
+            self._links[path] = links
+            for lk in links:
+                for key in _keys_of(lk):
+                    self._by_key.setdefault(key, set()).add(path)
+        else:
+            self._links.pop(path, None)
+
+    def _disconnect(self, path: str) -> None:
+        targets = {v for _, v in self.g.out_edges(path)}
+        self.g.remove_edges_from(list(self.g.out_edges(path, keys=True)))
+        for v in targets:
+            if v.startswith(UNRESOLVED) and self.g.in_degree(v) == 0:
+                self.g.remove_node(v)
+
+    def _connect(self, path: str) -> None:
+        self._disconnect(path)
+        g = self.g
+        resolve = self.index.resolve
+        for lk in self._links.get(path, ()):
+            res = resolve(lk.target, path, lk.kind == "markdown")
+            if res is None:
+                target = UNRESOLVED + lk.target
+                if target not in g:
+                    g.add_node(target, kind="unresolved", title=lk.target, aliases=[], tags=[])
+                via = None
+            else:
+                target, via = res.path, res.via
+            g.add_edge(
+                path, target, kind=lk.kind, heading=lk.heading, block=lk.block,
+                display=lk.display, via=via, line=lk.line,
+            )
+
+    def _reconnect_keys(self, keys: Iterable[str], skip: str | None = None) -> None:
+        sources: set[str] = set()
+        for key in keys:
+            sources |= self._by_key.get(key, set())
+        for src in sorted(sources - {skip}):
+            self._connect(src)
+
+
+def _keys_of(link: Link) -> set[str]:
+    # Names are looked up by the last segment without .md, aliases by the whole target.
+    return {link_key(link.target), fold(link.target.strip())}
+
+
+def _flat_copy(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """GraphML and GEXF take only scalars: None -> "", lists -> "|"-joined text."""
+    def flat(attrs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in attrs.items():
+            if v is None:
+                out[k] = ""
+            elif isinstance(v, list | tuple):
+                out[k] = "|".join(map(str, v))
+            elif isinstance(v, bool | int | float | str):
+                out[k] = v
+            else:
+                out[k] = str(v)
+        return out
+
+    h = nx.MultiDiGraph()
+    h.add_nodes_from((n, flat(d)) for n, d in g.nodes(data=True))
+    h.add_edges_from((u, v, k, flat(d)) for u, v, k, d in g.edges(keys=True, data=True))
+    return h
