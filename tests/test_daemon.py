@@ -254,3 +254,19 @@ def test_log_file_is_written(vault: Path) -> None:
         detach()
     text = (vault / ".vaultkd" / "vaultkd.log").read_text(encoding="utf-8")
     assert "watching" in text and "Note.md: written" in text
+
+
+def test_folder_moved_out_of_the_vault_deletes_its_notes(vault: Path, tmp_path: Path) -> None:
+    folder = vault / "Projects"
+    (folder / "Sub").mkdir(parents=True)
+    for rel in ("A.md", "B.md", "Sub/C.md"):
+        (folder / rel).write_text(f"{rel} has a point.\n", encoding="utf-8")
+    (vault / "Stays.md").write_text("Not in the folder.\n", encoding="utf-8")
+    with running(vault, FakeSession(vault)) as (daemon, session):
+        assert len(session.distilled) == 4  # caught up at start
+        # To the system trash, say: inotify reports one folder event, nothing per file.
+        os.rename(folder, tmp_path / "Trash-Projects")
+        expected = {"Projects/A.md", "Projects/B.md", "Projects/Sub/C.md"}
+        assert wait_for(lambda: set(session.deleted) == expected)
+        settle(daemon)
+    assert sorted(session.deleted) == sorted(expected)

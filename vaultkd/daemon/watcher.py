@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import signal
 import threading
 from collections import Counter
@@ -83,19 +84,52 @@ def inotify_limit_message(exc: OSError) -> str:
     )
 
 
+def scan_notes(root: Path, rules: WatchRules) -> set[str]:
+    """The vault-relative paths of the notes the daemon watches, as they are on disk now."""
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        rel_folder = relative(root, folder) or ""
+        # Prune ignored folders early: `.git` or a large `.trash` can hold many files.
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            rel = f"{rel_folder}/{name}" if rel_folder else name
+            if rules.is_note(rel):
+                found.add(rel)
+    return found
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, rules: WatchRules, scheduler: QuietScheduler) -> None:
+    """Turns watchdog events into `Change`s; runs on the observer's single dispatch thread."""
+
+    def __init__(
+        self, root: Path, rules: WatchRules, scheduler: QuietScheduler, known: set[str]
+    ) -> None:
         self.root = root
         self.rules = rules
         self.scheduler = scheduler
+        # Notes on disk, kept current from events: a folder moved out of the vault (to the
+        # system trash, say) arrives as one folder event, and this says which notes went with it.
+        self.known = known
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        # Folder moves arrive with one event per file inside; folder events add nothing.
-        if event.is_directory:
-            return
         src = relative(self.root, event.src_path)
+        if event.is_directory:
+            # Folder moves and creations arrive with one event per file inside as well.
+            if event.event_type == "deleted" and src is not None:
+                prefix = src + "/"
+                gone = [p for p in self.known if p.startswith(prefix)]
+                self.known.difference_update(gone)
+                self.scheduler.add_all(Change(p, "deleted") for p in gone)
+            return
         dest = relative(self.root, getattr(event, "dest_path", None) or None)
         changes = changes_from_event(event.event_type, src, dest, self.rules)
+        for change in changes:
+            if change.kind == "deleted":
+                self.known.discard(change.path)
+            else:
+                self.known.add(change.path)
+                if change.moved_from is not None:
+                    self.known.discard(change.moved_from)
         if changes:
             self.scheduler.add_all(changes)
 
@@ -183,7 +217,7 @@ class Daemon:
         return previous
 
     def _start_observer(self) -> BaseObserver:
-        handler = _Handler(self.root, self.rules, self.scheduler)
+        handler = _Handler(self.root, self.rules, self.scheduler, scan_notes(self.root, self.rules))
         if not self.polling:
             observer = Observer()
             try:
