@@ -469,3 +469,103 @@ def hook_obsidian(cooldown: float) -> None:
     from vaultkd.daemon.hook import obsidian_settings
 
     click.echo(obsidian_settings(cooldown=cooldown), nl=False)
+
+
+# ---------------------------------------------------------------- graph
+
+_EXPORT_SUFFIXES = (".graphml", ".gexf", ".json")
+
+
+def _check_export(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.lower().endswith(_EXPORT_SUFFIXES):
+        raise click.BadParameter("FILE must end in .graphml, .gexf or .json", ctx, param)
+    return value
+
+
+@main.command()
+@click.argument("vault", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--orphans", is_flag=True, help="List notes with no links in or out.")
+@click.option(
+    "--unresolved", is_flag=True, help="List link targets that reach no file, with their notes."
+)
+@click.option(
+    "--export",
+    "export_path",
+    metavar="FILE",
+    callback=_check_export,
+    help="Also write the graph to FILE (.graphml, .gexf or node-link .json).",
+)
+def graph(
+    vault: str, as_json: bool, orphans: bool, unresolved: bool, export_path: str | None
+) -> None:
+    """Read VAULT into a link graph and print its stats (notes, links, unresolved, hubs).
+
+    A note that cannot be read is reported on stderr and the rest of the vault is still read;
+    the exit code is then 1.
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from vaultkd.vault.errors import VaultError
+    from vaultkd.vault.graph import VaultGraph
+
+    root = Path(vault)
+    if not root.is_dir():
+        raise click.ClickException(f"{vault}: not a folder; give the path of your vault's folder")
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=1, label="Reading vault", file=sys.stderr) as bar:
+
+                def step(done: int, total: int) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                vg = VaultGraph.build(root, progress=step)
+        else:
+            vg = VaultGraph.build(root)
+        if export_path:
+            vg.export(Path(export_path))
+    except (VaultError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in vg.errors.values():
+        click.echo(f"error: {message}", err=True)
+    stats = vg.stats()
+    if as_json:
+        out: dict[str, object] = {"vault": str(root), **stats}
+        if orphans:
+            out["orphan_notes"] = vg.orphans()
+        if unresolved:
+            out["unresolved"] = vg.unresolved()
+        if vg.errors:
+            out["errors"] = list(vg.errors.values())
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+    elif orphans or unresolved:
+        if orphans:
+            for path in vg.orphans():
+                click.echo(path)
+        if unresolved:
+            for target, sources in vg.unresolved().items():
+                click.echo(f"{target}\t{', '.join(sources)}")
+    else:
+        rows = [
+            ("notes", stats["notes"]),
+            ("attachments", stats["attachments"]),
+            ("links", stats["links"]),
+            ("embeds", stats["embeds"]),
+            ("unresolved targets", stats["unresolved_targets"]),
+            ("orphans", stats["orphans"]),
+        ]
+        if vg.errors:
+            rows.append(("unreadable notes", len(vg.errors)))
+        for label, value in rows:
+            click.echo(f"{label:<20}{value:>8}")
+        if stats["top_hubs"]:
+            click.echo("top hubs (backlinks)")
+            for hub in stats["top_hubs"]:
+                click.echo(f"  {hub['backlinks']:>5}  {hub['path']}")
+    if export_path:
+        click.echo(f"wrote {export_path}", err=True)
+    if vg.errors:
+        sys.exit(1)
