@@ -1,0 +1,420 @@
+"""Quality of distillation, measured: roles, salience and extractive summaries vs baselines.
+
+    python bench/quality_bench.py                 # all sections, one table
+    python bench/quality_bench.py --tune          # also tune layer fractions and role thresholds
+    python bench/quality_bench.py --model DIR     # another student (default: the shipped one)
+
+Data: the project's seed set (`data/seed/`, labelled note-style sentences) and public sets in
+`../shared/data/` (AMI extractive summaries, CL-SciSumm 2018, SciTLDR-A); a missing folder
+skips its section with a line saying so. Needs the `[bench]` extra (sumy, rouge-score).
+sumy's default tokenizer downloads NLTK data, so sentences come from `vaultkd.segment` and
+words from a regex: everything runs offline.
+
+Systems:
+- rules: `vaultkd.model.rules` (the teacher engineer's cue-based baseline) for roles;
+- student: the ONNX student; for summaries its salience with the same MMR selection the
+  distillation uses (`vaultkd.distill.core.mmr_select`), filled up to the word budget;
+- Lead, LexRank, TextRank (sumy 0.13).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_select, rank_by_salience  # noqa: E402
+from vaultkd.roles import ROLE_INDEX, ROLES  # noqa: E402
+from vaultkd.segment import sentences as split_text  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+SEED = ROOT / "data" / "seed"
+# The standard AMI scenario-meeting partition (Carletta et al.): test and dev meeting series.
+AMI_TEST = (
+    "ES2004",
+    "ES2011",
+    "ES2014",
+    "ES2015",
+    "IS1008",
+    "IS1009",
+    "TS3003",
+    "TS3004",
+    "TS3006",
+    "TS3007",
+)
+AMI_DEV = (
+    "ES2003",
+    "ES2006",
+    "ES2010",
+    "ES2016",
+    "IS1000",
+    "IS1001",
+    "TS3005",
+    "TS3008",
+    "TS3009",
+    "TS3010",
+)
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
+Ranker = Callable[[list[str]], list[int]]  # sentences -> indices best first
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def seed_docs(split: str) -> list[list[dict]]:
+    rows = load_jsonl(SEED / f"{split}.jsonl")
+    docs: dict[str, list[dict]] = {}
+    for r in rows:
+        docs.setdefault(r["doc"], []).append(r)
+    return [sorted(d, key=lambda r: r["position"]) for d in docs.values()]
+
+
+def ami_meetings(series: Sequence[str] | None, exclude: Sequence[str] = ()) -> list[tuple]:
+    base = DATA / "ami-summaries"
+    out = []
+    for ref in sorted((base / "extractive").glob("*.extsumm.txt")):
+        mid = ref.name.split(".")[0]
+        if series is not None and mid[:6] not in series:
+            continue
+        if mid[:6] in exclude:
+            continue
+        tr = base / "ami-transcripts" / f"{mid}.transcript.txt"
+        if not tr.is_file():
+            continue
+        # Transcripts are one line per speaker; sentences never cross a speaker's line.
+        sents = [
+            s
+            for line in tr.read_text(encoding="utf-8").splitlines()
+            for s in split_text(line)
+            if len(s.split()) >= 1
+        ]
+        out.append((mid, sents, ref.read_text(encoding="utf-8")))
+    return out
+
+
+def scisumm_papers() -> list[tuple[str, list[str], list[str]]]:
+    base = DATA / "cl-scisumm-2018-test"
+    out = []
+    for paper in load_jsonl(base / "reference_papers.jsonl"):
+        pid = paper["paper_id"]
+        sents = [s["text"].strip() for s in paper["sentences"] if s["text"].strip()]
+        refs = [
+            p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted((base / "gold_task2").glob(f"{pid}_*.human.txt"))
+        ]
+        if refs:
+            out.append((pid, sents, refs))
+    return out
+
+
+# --------------------------------------------------------------------------- rankers
+
+
+class _Tok:
+    """sumy's tokenizer interface, offline: vaultkd's splitter and a word regex."""
+
+    language = "english"
+
+    def to_sentences(self, text: str) -> list[str]:
+        return split_text(text)
+
+    def to_words(self, sentence: str) -> list[str]:
+        return _WORD.findall(sentence)
+
+
+def sumy_ranker(kind: str) -> Ranker:
+    from sumy.models.dom import ObjectDocumentModel, Paragraph
+    from sumy.models.dom import Sentence as SumySentence
+    from sumy.nlp.stemmers import Stemmer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.summarizers.text_rank import TextRankSummarizer
+    from sumy.utils import get_stop_words
+
+    tok = _Tok()
+    stemmer = Stemmer("english")
+    summ = LexRankSummarizer(stemmer) if kind == "lexrank" else TextRankSummarizer(stemmer)
+    summ.stop_words = get_stop_words("english")
+
+    def rank(sents: list[str]) -> list[int]:
+        objs = [SumySentence(s, tok) for s in sents]
+        doc = ObjectDocumentModel([Paragraph(objs)])
+        if kind == "textrank":
+            ratings = summ.rate_sentences(doc)
+        else:  # LexRank exposes no rate_sentences; these are the steps of its __call__
+            words = [summ._to_words_set(s) for s in doc.sentences]
+            tf = summ._compute_tf(words)
+            idf = summ._compute_idf(words)
+            matrix = summ._create_matrix(words, summ.threshold, tf, idf)
+            scores = summ.power_method(matrix, summ.epsilon)
+            ratings = dict(zip(doc.sentences, scores, strict=True))
+        vals = [float(ratings[o]) for o in objs]
+        return sorted(range(len(sents)), key=lambda i: (-vals[i], i))
+
+    return rank
+
+
+def lead_ranker(sents: list[str]) -> list[int]:
+    return list(range(len(sents)))
+
+
+class Student:
+    def __init__(self, model_dir: Path | None) -> None:
+        from vaultkd.model.runtime import load_predictor
+
+        self.predictor = load_predictor(model_dir)
+        self.cache: dict[str, tuple] = {}
+
+    def predict(self, sents: list[str]):  # noqa: ANN201
+        key = hashlib.sha1("\x00".join(sents).encode()).hexdigest()
+        if key not in self.cache:
+            p = self.predictor.predict(sents)
+            self.cache[key] = p
+        return self.cache[key]
+
+    def salience_ranker(self, sents: list[str]) -> list[int]:
+        return rank_by_salience(self.predict(sents).salience)
+
+    def mmr_ranker(self, sents: list[str]) -> list[int]:
+        p = self.predict(sents)
+        # MMR order (not note order): pick greedily, which is what the summary layer does.
+        order = []
+        pool = list(range(len(sents)))
+        k = min(len(sents), 40)  # enough to fill any budget here
+        chosen = mmr_select(p.salience, p.embeddings, k, pool)
+        picked = set(chosen)
+        # mmr_select returns note order; recover the greedy order by salience within it
+        order = sorted(chosen, key=lambda i: -float(p.salience[i]))
+        order += [i for i in rank_by_salience(p.salience) if i not in picked]
+        return order
+
+
+def budget_summary(sents: list[str], order: list[int], words: int) -> str:
+    """Best sentences until the word budget is used, in document order, last one truncated."""
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        if used >= words:
+            break
+        chosen.append(i)
+        used += len(sents[i].split())
+    text_words = " ".join(sents[i] for i in sorted(chosen)).split()
+    return " ".join(text_words[:words])
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def rouge(pairs: list[tuple[str, list[str]]], metric: str = "rouge2") -> float:
+    """Mean F1 over documents; with several references, the mean over references."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer([metric], use_stemmer=True)
+    vals = []
+    for pred, refs in pairs:
+        vals.append(np.mean([scorer.score(r, pred)[metric].fmeasure for r in refs]))
+    return 100.0 * float(np.mean(vals)) if vals else float("nan")
+
+
+def summaries_table(rankers: dict[str, Ranker], rows: list[list[str]]) -> None:
+    if (DATA / "cl-scisumm-2018-test").is_dir():
+        papers = scisumm_papers()
+        line = ["CL-SciSumm 2018 test, 250 words, ROUGE-2 F1 vs human (20 papers)"]
+        for rank in rankers.values():
+            pairs = [(budget_summary(s, rank(s), 250), refs) for _, s, refs in papers]
+            line.append(f"{rouge(pairs):.2f}")
+        rows.append(line)
+    else:
+        print(f"skip CL-SciSumm: {DATA / 'cl-scisumm-2018-test'} not found")
+    if (DATA / "ami-summaries").is_dir():
+        meetings = ami_meetings(AMI_TEST)
+        for metric in ("rouge2", "rouge1"):
+            line = [f"AMI test ({len(meetings)} meetings), extractive ref length, {metric} F1"]
+            for rank in rankers.values():
+                pairs = [
+                    (budget_summary(s, rank(s), len(ref.split())), [ref]) for _, s, ref in meetings
+                ]
+                line.append(f"{rouge(pairs, metric):.2f}")
+            rows.append(line)
+    else:
+        print(f"skip AMI: {DATA / 'ami-summaries'} not found")
+    if (DATA / "scitldr").is_dir():
+        docs = load_jsonl(DATA / "scitldr" / "SciTLDR-A.test.jsonl")
+        line = [f"SciTLDR-A test ({len(docs)}), top-1 salient sentence accuracy %"]
+        for rank in rankers.values():
+            hits = [d["source_labels"][rank(d["source"])[0]] == 1 for d in docs if d["source"]]
+            line.append(f"{100.0 * float(np.mean(hits)):.1f}")
+        rows.append(line)
+    else:
+        print(f"skip SciTLDR: {DATA / 'scitldr'} not found")
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> tuple[float, float]:
+    f1s = []
+    for role in ROLES:
+        tp = sum(g == p == role for g, p in zip(gold, pred, strict=True))
+        fp = sum(p == role != g for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == role != p for g, p in zip(gold, pred, strict=True))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    acc = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
+    return 100.0 * float(np.mean(f1s)), 100.0 * acc
+
+
+def roles_rows(student: Student | None, rows: list[list[str]], names: list[str]) -> None:
+    test = [r for d in seed_docs("test") for r in d]
+    gold = [r["role"] for r in test]
+    texts = [r["text"] for r in test]
+    preds: dict[str, list[str]] = {}
+    try:
+        from vaultkd.model import rules
+
+        preds["rules"] = [ROLES[int(i)] for i in np.argmax(rules.predict(texts).role_probs, 1)]
+    except (ImportError, AttributeError) as exc:
+        print(f"skip rules baseline: vaultkd.model.rules not usable ({exc})")
+    if student is not None:
+        preds["student"] = student.predict(texts).roles()
+    f1 = [f"Seed test ({len(test)} sentences), role macro-F1 / accuracy %"]
+    for name in names:
+        if name in preds:
+            m, a = macro_f1(gold, preds[name])
+            f1.append(f"{m:.1f} / {a:.1f}")
+        else:
+            f1.append("-")
+    rows.append(f1)
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def f1_at_fraction(order: list[int], gold: set[int], frac: float) -> float:
+    n = len(order)
+    k = max(1, int(np.ceil(frac * n - 1e-9)))
+    top = set(order[:k])
+    tp = len(top & gold)
+    return 2 * tp / (k + len(gold)) if gold else 0.0
+
+
+def tune(student: Student) -> None:
+    grid = [round(x, 2) for x in np.arange(0.05, 0.71, 0.05)]
+    print("\nTuning (student salience): mean F1 of top-fraction vs human labels, by fraction")
+    sets: dict[str, list[tuple[list[int], set[int]]]] = {}
+    dev = seed_docs("dev")
+    sets["seed dev sal>=1 (bold)"] = [
+        (
+            student.salience_ranker([r["text"] for r in d]),
+            {i for i, r in enumerate(d) if r["salience"] >= 1},
+        )
+        for d in dev
+    ]
+    sets["seed dev sal=2 (highlight)"] = [
+        (
+            student.salience_ranker([r["text"] for r in d]),
+            {i for i, r in enumerate(d) if r["salience"] >= 2},
+        )
+        for d in dev
+    ]
+    if (DATA / "scitldr").is_dir():
+        docs = load_jsonl(DATA / "scitldr" / "SciTLDR-A.dev.jsonl")
+        sets["SciTLDR dev oracle (highlight)"] = [
+            (
+                student.salience_ranker(d["source"]),
+                {i for i, v in enumerate(d["source_labels"]) if v},
+            )
+            for d in docs
+            if d["source"]
+        ]
+    if (DATA / "ami-summaries").is_dir():
+        train = ami_meetings(None, exclude=AMI_TEST + AMI_DEV)
+        ami = []
+        for _, sents, ref in train:
+            refset = {" ".join(s.split()) for s in split_text(ref)}
+            gold = {i for i, s in enumerate(sents) if " ".join(s.split()) in refset}
+            if gold:
+                ami.append((student.salience_ranker(sents), gold))
+        sets["AMI train extractive (bold)"] = ami
+    for name, docs in sets.items():
+        rate = float(np.mean([len(g) / len(o) for o, g in docs if o]))
+        scores = [float(np.mean([f1_at_fraction(o, g, f) for o, g in docs])) for f in grid]
+        best = grid[int(np.argmax(scores))]
+        print(
+            f"  {name:34s} docs={len(docs):4d} label rate={rate:.3f} best fraction={best:.2f} "
+            f"F1={max(scores):.3f}  (F1 at 0.33: {scores[grid.index(0.35)]:.3f})"
+        )
+    # Role thresholds: per role, the probability cut that maximises F1 on seed dev.
+    rows = [r for d in dev for r in d]
+    probs = student.predict([r["text"] for r in rows]).role_probs
+    print("\nRole thresholds on seed dev (argmax role and p >= t), F1 by t:")
+    for role in ("claim", "question", "decision", "action"):
+        col = ROLE_INDEX[role]
+        gold = np.array([r["role"] == role for r in rows])
+        is_arg = probs.argmax(1) == col
+        best = (0.0, 0.0)
+        for t in np.arange(0.2, 0.95, 0.05):
+            pred = is_arg & (probs[:, col] >= t)
+            tp = int((pred & gold).sum())
+            f1 = 2 * tp / (int(pred.sum()) + int(gold.sum())) if tp else 0.0
+            best = max(best, (f1, -float(t)))
+        print(
+            f"  {role:9s} best t={-best[1]:.2f} F1={best[0]:.3f} (current {ROLE_THRESHOLDS[role]})"
+        )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=None, help="student folder (default: shipped)")
+    ap.add_argument("--tune", action="store_true", help="also tune fractions and thresholds")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    student: Student | None
+    try:
+        student = Student(args.model)
+        print(f"student: {student.predictor.version}")
+    except Exception as exc:  # noqa: BLE001 - any load failure just drops the student columns
+        print(f"no student ({exc}); baselines only")
+        student = None
+    rankers: dict[str, Ranker] = {
+        "Lead": lead_ranker,
+        "LexRank": sumy_ranker("lexrank"),
+        "TextRank": sumy_ranker("textrank"),
+    }
+    if student is not None:
+        rankers["student salience"] = student.salience_ranker
+        rankers["student +MMR"] = student.mmr_ranker
+    rows: list[list[str]] = []
+    summaries_table(rankers, rows)
+    role_rows: list[list[str]] = []
+    roles_rows(student, role_rows, ["rules", "student"])
+    header = ["measure", *rankers]
+    widths = [max(len(r[0]) for r in [header, *rows])] + [max(9, len(h)) for h in header[1:]]
+    print("\n| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print("\n| measure | rules | student |\n|---|---|---|")
+    for r in role_rows:
+        print("| " + " | ".join(r) + " |")
+    if args.tune and student is not None:
+        tune(student)
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""sentences_of: what the student reads from a real parsed note, mapped back to the source."""
+
+from __future__ import annotations
+
+from vaultkd.distill.segment import sentences_of
+from vaultkd.vault.parse import parse_text
+
+NOTE = """---
+tags: [a]
+summary: "A frontmatter sentence. Never read."
+---
+# Title
+
+First claim here, with **bold** and a [[Link|alias]]. Second sentence follows! ^para1
+
+- A list item that says something. Another sentence in the item.
+- [ ] Email [[Priya]] about the budget 📅 2026-03-01 ^t1
+- [x] done thing here
+- [[Only Link]] [[Other]]
+- #tag #other
+
+## Notes
+
+> [!note] Callout title
+> Callout body sentence one. Callout two is here.
+> - list in callout item
+
+```python
+code = "Not a sentence. Really not."
+```
+
+| a | b |
+|---|---|
+| table cell text is here | x |
+
+%% a comment sentence here. %%
+
+![[embed.png]]
+
+$$
+x = y
+$$
+
+<div>Some html text here.</div>
+
+Pros:
+
+[[Link]] is where this starts.
+"""
+
+
+def _sentences():  # type: ignore[no-untyped-def]
+    note = parse_text("Folder/a.md", NOTE)
+    return note, sentences_of(note)
+
+
+def test_reads_prose_lists_tasks_and_callouts_only() -> None:
+    _, sents = _sentences()
+    assert [s.text for s in sents] == [
+        "First claim here, with bold and a alias.",
+        "Second sentence follows!",
+        "A list item that says something.",
+        "Another sentence in the item.",
+        "- [ ] Email Priya about the budget 📅 2026-03-01",
+        "- [x] done thing here",
+        "Callout body sentence one.",
+        "Callout two is here.",
+        "list in callout item",
+        "Link is where this starts.",
+    ]
+    kinds = [s.kind for s in sents]
+    assert kinds[:2] == ["prose", "prose"] and kinds[2:4] == ["list_item"] * 2
+    assert kinds[4:6] == ["task", "task"] and set(kinds[6:]) == {"prose"}
+
+
+def test_offsets_point_at_the_source() -> None:
+    note, sents = _sentences()
+    src = [note.text[s.source_start : s.source_end] for s in sents]
+    assert src[0] == "First claim here, with **bold** and a [[Link|alias]]."
+    assert src[4] == "Email [[Priya]] about the budget 📅 2026-03-01"
+    assert src[-1] == "[[Link]] is where this starts."
+    for s in sents:
+        assert note.text.count("\n", 0, s.source_start) + 1 == s.line
+
+
+def test_structure_travels_with_each_sentence() -> None:
+    note, sents = _sentences()
+    assert sents[0].block_id == "para1" and sents[0].section == "Title"
+    assert sents[4].task is not None and sents[4].task.text.startswith("Email")
+    assert sents[4].block_id == "t1"
+    assert sents[5].task is not None and sents[5].task.done
+    assert sents[6].section == "Notes"
+    assert note.blocks[sents[6].block_index].kind == "callout"
+
+
+def test_crlf_and_the_inline_region_are_handled() -> None:
+    text = (
+        "%% vaultkd:begin %%\n> [!summary] vaultkd summary\n> Old summary sentence here.\n\n"
+        "%% vaultkd:end %%\n\nReal sentence one here. Real sentence two here.\n"
+    ).replace("\n", "\r\n")
+    note = parse_text("b.md", text)
+    sents = sentences_of(note)
+    assert [s.text for s in sents] == ["Real sentence one here.", "Real sentence two here."]
+    assert all("\r" not in s.text for s in sents)
+    assert note.text[sents[1].source_start : sents[1].source_end] == "Real sentence two here."
+
+
+def test_empty_and_code_only_notes_have_no_sentences() -> None:
+    assert sentences_of(parse_text("c.md", "")) == []
+    assert sentences_of(parse_text("d.md", "```\nSome code. More code.\n```\n")) == []

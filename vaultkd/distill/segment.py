@@ -1,0 +1,189 @@
+"""A note's sentences as the student sees them, each mapped back to its place in the note.
+
+Prose paragraphs, list items, tasks, and the bodies of callouts and quotes are read; code,
+math, tables, HTML, comments, embeds, headings and frontmatter never are (their blocks are
+skipped), and neither are lines that hold only links or tags. vaultkd's own inline region
+(`%% vaultkd:begin %%` … `%% vaultkd:end %%`) is skipped so an inline run never reads its own
+summary back. The one sentence splitter (`vaultkd.segment`) does the splitting.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vaultkd.distill.render import region_span
+from vaultkd.distill.types import Sentence, SentenceKind
+from vaultkd.segment import split_sentences
+from vaultkd.vault.inline import to_plain
+from vaultkd.vault.note import Block, Note, Task
+
+_PROSE_KINDS = {
+    "paragraph": "prose",
+    "callout": "prose",
+    "quote": "prose",
+    "list_item": "list_item",
+}
+_LIST_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_TASK_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[.\][ \t]?")
+_QUOTE_PREFIX = re.compile(r"[ \t]*(?:>[ \t]?)+")
+_CALLOUT_HEAD = re.compile(r"[ \t]*(?:>[ \t]?)+\[![^\]\n]*\][+-]?[^\n]*")
+_TRAILING_ID = re.compile(r"[ \t]+\^[A-Za-z0-9-]+[ \t]*$|^\^[A-Za-z0-9-]+[ \t]*$")
+# What is left of a line once links, embeds, tags and punctuation are gone; no letters: no prose.
+_NOISE = re.compile(r"!?\[\[[^\]]*\]\]|!?\[[^\]]*\]\([^)]*\)|(?<![\w/])#[\w/-]+|https?://\S+")
+_LETTER = re.compile(r"[^\W\d_]")
+MIN_WORDS = 2  # "Pros:" or "Notes" before a list is a label, not a sentence
+
+
+class _Content:
+    """Text assembled from pieces of the note, with each character's offset in `Note.text`."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.offsets: list[int] = []
+
+    def add(self, text: str, start: int) -> None:
+        self.parts.append(text)
+        self.offsets.extend(range(start, start + len(text)))
+
+    def add_break(self, at: int) -> None:
+        # A synthetic paragraph break, so a list line inside a callout is a sentence of its own.
+        self.parts.append("\n\n")
+        self.offsets.extend((at, at))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _lines(block: Block) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    pos = block.start
+    for raw in block.text.split("\n"):
+        out.append((pos, raw.rstrip("\r")))
+        pos += len(raw) + 1
+    return out
+
+
+def _block_content(block: Block) -> _Content:
+    content = _Content()
+    lines = _lines(block)
+    if block.kind == "callout":
+        head = _CALLOUT_HEAD.match(lines[0][1])
+        if head is not None and head.end() == len(lines[0][1]):
+            lines = lines[1:]  # the callout's type and title are not prose
+    for n, (pos, line) in enumerate(lines):
+        cut = 0
+        if block.kind in ("callout", "quote"):
+            m = _QUOTE_PREFIX.match(line)
+            cut = m.end() if m else 0
+            marker = _LIST_MARKER.match(line, cut)
+            if marker is not None:
+                if n:
+                    content.add_break(pos)
+                cut = marker.end()
+        elif block.kind == "list_item" and n == 0:
+            m = _LIST_MARKER.match(line)
+            cut = m.end() if m else 0
+        rest = line[cut:]
+        trailing = _TRAILING_ID.search(rest)
+        if trailing is not None:
+            rest = rest[: trailing.start()]
+        if n and content.parts and content.parts[-1] != "\n\n":
+            content.add("\n", pos - 1)
+        content.add(rest, pos + cut)
+    return content
+
+
+def _is_prose(source: str) -> bool:
+    stripped = _NOISE.sub(" ", source)
+    return bool(_LETTER.search(stripped)) and len(stripped.split()) >= 1
+
+
+def _task_sentence(note: Note, bi: int, block: Block, task: Task) -> Sentence | None:
+    first = block.text.split("\n", 1)[0]
+    m = _TASK_MARKER.match(first)
+    start = block.start + (m.end() if m else 0)
+    text = task.text.strip()
+    if not text:
+        return None
+    plain = " ".join(to_plain(text).text.split()) or text
+    box = "[x]" if task.done else "[ ]"
+    return Sentence(
+        text=f"- {box} {plain}",
+        source_start=start,
+        source_end=min(block.end, start + len(text)) if text in first else block.end,
+        line=block.line,
+        block_index=bi,
+        kind="task",
+        section=block.section,
+        block_id=block.block_id,
+        task=task,
+    )
+
+
+def sentences_of(note: Note) -> list[Sentence]:
+    """Every sentence of the note the student should read, in note order."""
+    skip = region_span(note.text)
+    tasks = {t.start: t for t in note.tasks}
+    out: list[Sentence] = []
+    for bi, block in enumerate(note.blocks):
+        if skip is not None and skip[0] <= block.start < skip[1]:
+            continue
+        if block.kind == "task":
+            task = tasks.get(block.start)
+            if task is not None:
+                s = _task_sentence(note, bi, block, task)
+                if s is not None:
+                    out.append(s)
+            continue
+        kind: SentenceKind | None = _PROSE_KINDS.get(block.kind)  # type: ignore[assignment]
+        if kind is None:
+            continue
+        content = _block_content(block)
+        raw = content.text
+        if not raw.strip():
+            continue
+        plain = to_plain(raw)
+        for span in split_sentences(plain.text):
+            a = _source_offset(content, plain.offsets, span.start)
+            b = _source_offset(content, plain.offsets, span.end - 1) + 1
+            a, b = _widen(note.text, a, b)
+            text = " ".join(span.text.split())
+            if len(text.split()) < MIN_WORDS or not _is_prose(note.text[a:b]):
+                continue
+            out.append(
+                Sentence(
+                    text=text,
+                    source_start=a,
+                    source_end=b,
+                    line=note.text.count("\n", 0, a) + 1,
+                    block_index=bi,
+                    kind=kind,
+                    section=block.section,
+                    block_id=block.block_id,
+                )
+            )
+    return out
+
+
+def _widen(text: str, a: int, b: int) -> tuple[int, int]:
+    """Grow [a, b) so a link whose display text starts or ends the sentence is included whole."""
+    line_start = text.rfind("\n", 0, a) + 1
+    line_end = text.find("\n", b)
+    line_end = len(text) if line_end < 0 else line_end
+    prefix = text[line_start:a]
+    if prefix.count("[[") > prefix.count("]]"):
+        a = line_start + prefix.rfind("[[")
+    elif prefix.count("[") > prefix.count("]"):
+        a = line_start + prefix.rfind("[")
+    suffix = text[b:line_end]
+    if suffix.count("]]") > suffix.count("[["):
+        b += suffix.find("]]") + 2
+    elif suffix.startswith("]("):
+        close = suffix.find(")")
+        b += close + 1 if close > 0 else 0
+    return a, b
+
+
+def _source_offset(content: _Content, plain_offsets: list[int], i: int) -> int:
+    return content.offsets[plain_offsets[i]]
