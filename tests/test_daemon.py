@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -270,3 +271,24 @@ def test_folder_moved_out_of_the_vault_deletes_its_notes(vault: Path, tmp_path: 
         assert wait_for(lambda: set(session.deleted) == expected)
         settle(daemon)
     assert sorted(session.deleted) == sorted(expected)
+
+
+def test_a_failing_note_does_not_hold_its_batch_hostage(vault: Path) -> None:
+    session = FakeSession(vault)
+    session.explode = {"Bad.md"}
+    with running(vault, session) as (daemon, _):
+        for name in ("Good 1.md", "Bad.md", "Good 2.md"):
+            (vault / name).write_text(f"{name} says something.\n", encoding="utf-8")
+        assert wait_for(lambda: {"Good 1.md", "Good 2.md"} <= set(session.state))
+        settle(daemon)
+    assert "Bad.md" not in session.state
+    assert daemon.stats.statuses["error"] == 1
+    assert daemon.stats.statuses["written"] == 2
+
+
+def test_second_signal_stops_at_once(vault: Path) -> None:
+    daemon = Daemon(vault, config=Config(), session_factory=lambda r, c: FakeSession(r))
+    daemon.stop(signal.SIGTERM, None)  # first: finish the batch, then stop
+    assert daemon.stopping
+    with pytest.raises(KeyboardInterrupt):
+        daemon.stop(signal.SIGTERM, None)

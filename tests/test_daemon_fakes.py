@@ -65,12 +65,16 @@ class FakeSession:
         # Called between reading a source and writing its distillation (to simulate a user
         # saving at that moment).
         self.before_write: Callable[[str], None] | None = None
+        # Notes whose distillation raises instead of returning a result (a pipeline bug).
+        self.explode: set[str] = set()
 
     # -- the Session interface ----------------------------------------------------------------
 
     def distill(self, rel_paths: Sequence[str], *_: object, **__: object) -> list[FakeResult]:
         self.calls["distill"] += 1
         self.thread = threading.get_ident()
+        if self.explode & set(rel_paths):
+            raise RuntimeError(f"cannot distill {sorted(self.explode & set(rel_paths))}")
         results = []
         for rel in rel_paths:
             self.distilled[rel] += 1

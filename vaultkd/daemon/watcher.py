@@ -112,6 +112,12 @@ class _Handler(FileSystemEventHandler):
         self.known = known
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception:  # an exception here would end watchdog's dispatch thread for good
+            log.exception("could not handle %r", event)
+
+    def _handle(self, event: FileSystemEvent) -> None:
         src = relative(self.root, event.src_path)
         if event.is_directory:
             # Folder moves and creations arrive with one event per file inside as well.
@@ -172,8 +178,14 @@ class Daemon:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    def stop(self, *_: object) -> None:
-        """Ask the loop to end after the current batch; safe from a signal handler."""
+    def stop(self, signum: int | None = None, frame: object = None) -> None:
+        """Ask the loop to end after the current batch; safe from a signal handler.
+
+        A second signal while the batch finishes stops at once (KeyboardInterrupt): the
+        writes are atomic, so that leaves every file whole, and the next start catches up.
+        """
+        if self._stopping and signum is not None:
+            raise KeyboardInterrupt
         self._stopping = True  # a plain flag: taking a lock inside a signal handler can deadlock
 
     @property
@@ -304,7 +316,13 @@ class Daemon:
             self.scheduler.add_all(Change(p) for p in paths)
             return
         except Exception:
-            log.exception("distilling %d note(s) failed: %s", len(paths), ", ".join(paths[:5]))
+            if len(paths) > 1:
+                # Find the note that fails, and do not hold the rest of the batch hostage.
+                for path in paths:
+                    self._distill(session, [path])
+                return
+            log.exception("distilling %s failed", paths[0])
+            self.stats.statuses["error"] += 1
             return
         self.stats.batches += 1
         self.stats.distilled.update(paths)
