@@ -158,7 +158,9 @@ def test_tasks_docs_targets_resolve_like_upstream() -> None:
     ]
     # Unique as Obsidian sees them: case and Unicode form do not matter.
     targets = {fold(lk.target) for _, lk in wikilinks if lk.target}
-    resolved = {fold(lk.target) for src, lk in wikilinks if lk.target and vg.resolve(lk.target, src)}
+    resolved = {
+        fold(lk.target) for src, lk in wikilinks if lk.target and vg.resolve(lk.target, src)
+    }
     # SOURCE.md: 109 unique link targets, 107 resolve to a file of the upstream tree.
     assert 105 <= len(targets) <= 115, len(targets)
     assert len(resolved) >= 107, sorted(targets - resolved)
