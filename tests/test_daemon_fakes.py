@@ -36,10 +36,8 @@ class FakeResult:
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".vaultkd-tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    # No fsync: crash durability is the real writer's job (tests/test_daemon_real.py).
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
