@@ -44,6 +44,8 @@ class VaultGraph:
         self.errors: dict[str, str] = {}  # path -> one-line message
         self._links: dict[str, tuple[Link, ...]] = {}  # source note -> its links
         self._by_key: dict[str, set[str]] = {}  # link_key / alias key -> sources that use it
+        # (target, source folder, markdown) -> resolution; valid until the file index changes.
+        self._cache: dict[tuple[str, str, bool], Resolution | None] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -119,6 +121,7 @@ class VaultGraph:
         aliases = self.index.aliases.get(path, ())
         self._disconnect(path)
         self._store_links(path, ())
+        self._cache.clear()
         self.index.remove(path)
         self.g.remove_node(path)
         self.errors.pop(path, None)
@@ -206,10 +209,12 @@ class VaultGraph:
 
     def _add_node(self, path: str, kind: str) -> None:
         title = path.rsplit("/", 1)[-1]
+        self._cache.clear()
         self.index.add(path)
         self.g.add_node(path, kind=kind, title=title, aliases=[], tags=[])
 
     def _add_note_node(self, note: Note) -> None:
+        self._cache.clear()
         if note.path not in self.index:
             self.index.add(note.path, note.aliases)
         else:
@@ -244,8 +249,19 @@ class VaultGraph:
         self._disconnect(path)
         g = self.g
         resolve = self.index.resolve
+        cache = self._cache
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
         for lk in self._links.get(path, ()):
-            res = resolve(lk.target, path, lk.kind == "markdown")
+            markdown = lk.kind == "markdown"
+            if lk.target:
+                # The rule looks only at the target and the source's folder: cache on those.
+                key = (lk.target, folder, markdown)
+                if key in cache:
+                    res = cache[key]
+                else:
+                    res = cache[key] = resolve(lk.target, path, markdown)
+            else:
+                res = resolve(lk.target, path, markdown)
             if res is None:
                 target = UNRESOLVED + lk.target
                 if target not in g:

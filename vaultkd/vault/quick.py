@@ -70,6 +70,12 @@ _MD_LINK = re.compile(
     r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
     r"\((?:<([^>\n]*)>|((?:[^()\s]|\([^()\s]*\))+))(?:[ \t]+\"[^\"\n]*\")?\)"
 )
+# The same without the optional "!": a literal first character lets the regex engine jump.
+_WIKI_SCAN = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+_MD_SCAN = re.compile(
+    r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+    r"\((?:<([^>\n]*)>|((?:[^()\s]|\([^()\s]*\))+))(?:[ \t]+\"[^\"\n]*\")?\)"
+)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -121,10 +127,27 @@ def _mask_indented(text: str) -> str:
     return "\n".join(lines)
 
 
+class _LineCounter(_Lines):
+    """`_Lines.line_of` without the table of line starts: offsets mostly come in order, so
+    counting newlines since the last one asked for is cheaper than indexing every line."""
+
+    def __init__(self, text: str) -> None:  # noqa: D107 - no super(): no table wanted
+        self.text = text
+        self._pos = 0
+        self._line = 1
+
+    def line_of(self, offset: int) -> int:
+        if offset < self._pos:
+            self._pos, self._line = 0, 1
+        self._line += self.text.count("\n", self._pos, offset)
+        self._pos = offset
+        return self._line
+
+
 def scan_links(path: str, text: str, bom: bool = False) -> Note:
     if text.startswith("\ufeff"):
         text, bom = text[1:], True
-    lines = _Lines(text)
+    lines = _LineCounter(text)
     fm: dict[str, Any] = {}
     fm_error: str | None = None
     body_start = 0
@@ -139,24 +162,30 @@ def scan_links(path: str, text: str, bom: bool = False) -> Note:
     if len(text) - body_start <= PLAIN_TEXT_LIMIT:
         body = mask(text[body_start:].replace("\r", " "))
         found: list[tuple[int, Link]] = []
-        for m in WIKILINK_RE.finditer(body):
+        for m in _WIKI_SCAN.finditer(body):
             # Found in the masked text, read from the real one: `\|` and code inside survive.
-            m = WIKILINK_RE.match(text, body_start + m.start()) or m
-            parts = split_wikilink(m.group(2))
+            st = m.start() - 1 if m.start() and body[m.start() - 1] == "!" else m.start()
+            w = WIKILINK_RE.match(text, body_start + st) or WIKILINK_RE.match(body, st)
+            if w is None:
+                continue
+            parts = split_wikilink(w.group(2))
             if parts is None:
                 continue
-            s, e = m.start(), m.end()
-            if m.string is body:
+            s, e = w.start(), w.end()
+            if w.string is body:
                 s, e = s + body_start, e + body_start
-            kind: LinkKind = "embed" if m.group(1) else "link"
+            kind: LinkKind = "embed" if w.group(1) else "link"
             found.append((s, Link(kind, parts.target, parts.heading, parts.block, parts.display,
                                   lines.line_of(s), s, e)))
         if "](" in body:
-            for m in _MD_LINK.finditer(body):
-                link = _markdown_link(m, body_start, lines)
+            for m in _MD_SCAN.finditer(body):
+                st = m.start() - 1 if m.start() and body[m.start() - 1] == "!" else m.start()
+                md = _MD_LINK.match(body, st)
+                link = _markdown_link(md, body_start, lines) if md is not None else None
                 if link is not None:
                     found.append((link.start, link))
-        found.sort(key=lambda x: x[0])
+        if "](" in body:
+            found.sort(key=lambda x: x[0])
         links.extend(lk for _, lk in found)
         if "#" in body:
             for m in TAG_RE.finditer(body):

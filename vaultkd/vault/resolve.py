@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Via = Literal["path", "basename", "alias"]
@@ -43,6 +44,7 @@ class Resolution:
     via: Via
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(s: str) -> str:
     """The form every lookup compares: NFC, case-folded."""
     return unicodedata.normalize("NFC", s).casefold()
@@ -55,6 +57,7 @@ def _name_keys(path: str) -> tuple[str, ...]:
     return (name,)
 
 
+@lru_cache(maxsize=1 << 16)
 def link_key(target: str) -> str:
     """The key under which a target would find a file by name (its last segment, no .md)."""
     name = fold(target.replace("\\", "/").rsplit("/", 1)[-1]).strip()
