@@ -337,6 +337,7 @@ class Daemon:
                 self.scheduler.add(Change(note))
                 log.info("%s changed while distilling; will retry", note)
             elif status == "error":
-                log.error("%s: %s", note, message)
+                log.error("%s", message if note in message else f"{note}: {message}")
             else:
-                log.info("%s: %s %s", note, status, message)
+                # The pipeline's message is the one-line report `vaultkd distill` prints.
+                log.info("%s", message if message else f"{note}: {status}")
