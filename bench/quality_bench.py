@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_select, rank_by_salience  # noqa: E402
+from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_order, rank_by_salience  # noqa: E402
 from vaultkd.roles import ROLE_INDEX, ROLES  # noqa: E402
 from vaultkd.segment import sentences as split_text  # noqa: E402
 
@@ -196,17 +196,11 @@ class Student:
         return rank_by_salience(self.predict(sents).salience)
 
     def mmr_ranker(self, sents: list[str]) -> list[int]:
+        # The greedy MMR order the summary layer uses, then the rest by salience.
         p = self.predict(sents)
-        # MMR order (not note order): pick greedily, which is what the summary layer does.
-        order = []
-        pool = list(range(len(sents)))
-        k = min(len(sents), 40)  # enough to fill any budget here
-        chosen = mmr_select(p.salience, p.embeddings, k, pool)
-        picked = set(chosen)
-        # mmr_select returns note order; recover the greedy order by salience within it
-        order = sorted(chosen, key=lambda i: -float(p.salience[i]))
-        order += [i for i in rank_by_salience(p.salience) if i not in picked]
-        return order
+        order = mmr_order(p.salience, p.embeddings, min(len(sents), 60))
+        seen = set(order)
+        return order + [i for i in rank_by_salience(p.salience) if i not in seen]
 
 
 def budget_summary(sents: list[str], order: list[int], words: int) -> str:

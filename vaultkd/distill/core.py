@@ -68,6 +68,32 @@ def rank_by_salience(salience: np.ndarray) -> list[int]:
     return sorted(range(len(salience)), key=lambda i: (-float(salience[i]), i))
 
 
+def mmr_order(
+    salience: np.ndarray,
+    embeddings: np.ndarray,
+    k: int,
+    candidates: Sequence[int] | None = None,
+    lam: float = MMR_LAMBDA,
+) -> list[int]:
+    """Up to k sentences by maximal marginal relevance, in the order they were picked."""
+    pool = np.array(range(len(salience)) if candidates is None else list(candidates), dtype=int)
+    if pool.size == 0 or k <= 0:
+        return []
+    sal = np.asarray(salience, np.float64)[pool]
+    emb = np.asarray(embeddings, np.float64)[pool]
+    redundancy = np.zeros(pool.size)
+    free = np.ones(pool.size, dtype=bool)
+    picked: list[int] = []
+    for _ in range(min(k, pool.size)):
+        score = lam * sal - (1.0 - lam) * redundancy
+        score[~free] = -np.inf
+        best = int(np.argmax(score))  # first maximum: ties go to the earlier sentence
+        picked.append(int(pool[best]))
+        free[best] = False
+        redundancy = np.maximum(redundancy, emb @ emb[best])
+    return picked
+
+
 def mmr_select(
     salience: np.ndarray,
     embeddings: np.ndarray,
@@ -76,20 +102,7 @@ def mmr_select(
     lam: float = MMR_LAMBDA,
 ) -> list[int]:
     """Pick k sentences by maximal marginal relevance; returned in note order."""
-    pool = list(range(len(salience))) if candidates is None else list(candidates)
-    chosen: list[int] = []
-    while pool and len(chosen) < k:
-        best, best_score = -1, -math.inf
-        for i in pool:
-            redundancy = (
-                max(float(embeddings[i] @ embeddings[j]) for j in chosen) if chosen else 0.0
-            )
-            score = lam * float(salience[i]) - (1.0 - lam) * redundancy
-            if score > best_score + 1e-12:
-                best, best_score = i, score
-        chosen.append(best)
-        pool.remove(best)
-    return sorted(chosen)
+    return sorted(mmr_order(salience, embeddings, k, candidates, lam))
 
 
 def assign_layers(
