@@ -44,8 +44,6 @@ class VaultGraph:
         self.errors: dict[str, str] = {}  # path -> one-line message
         self._links: dict[str, tuple[Link, ...]] = {}  # source note -> its links
         self._by_key: dict[str, set[str]] = {}  # link_key / alias key -> sources that use it
-        # (target, source folder, markdown) -> resolution; valid until the file index changes.
-        self._cache: dict[tuple[str, str, bool], Resolution | None] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -82,7 +80,7 @@ class VaultGraph:
     @classmethod
     def from_notes(cls, notes: Iterable[Note], attachments: Iterable[str] = ()) -> VaultGraph:
         graph = cls()
-        notes = list(notes)
+        notes = list({n.path: n for n in notes}.values())  # a path read twice counts once
         for path in attachments:
             graph._add_node(path, "attachment")
         for note in notes:
@@ -90,7 +88,7 @@ class VaultGraph:
         for note in notes:
             graph._store_links(note.path, note.links)
         for note in notes:
-            graph._connect(note.path)
+            graph._connect(note.path, fresh=True)
         return graph
 
     # ------------------------------------------------------------------ incremental
@@ -121,7 +119,6 @@ class VaultGraph:
         aliases = self.index.aliases.get(path, ())
         self._disconnect(path)
         self._store_links(path, ())
-        self._cache.clear()
         self.index.remove(path)
         self.g.remove_node(path)
         self.errors.pop(path, None)
@@ -209,12 +206,10 @@ class VaultGraph:
 
     def _add_node(self, path: str, kind: str) -> None:
         title = path.rsplit("/", 1)[-1]
-        self._cache.clear()
         self.index.add(path)
         self.g.add_node(path, kind=kind, title=title, aliases=[], tags=[])
 
     def _add_note_node(self, note: Note) -> None:
-        self._cache.clear()
         if note.path not in self.index:
             self.index.add(note.path, note.aliases)
         else:
@@ -225,16 +220,21 @@ class VaultGraph:
         )
 
     def _store_links(self, path: str, links: tuple[Link, ...]) -> None:
-        for lk in self._links.get(path, ()):
-            for key in _keys_of(lk):
+        for target in {lk.target for lk in self._links.get(path, ())}:
+            for key in _keys_of(target):
                 users = self._by_key.get(key)
                 if users is not None:
                     users.discard(path)
         if links:
             self._links[path] = links
-            for lk in links:
-                for key in _keys_of(lk):
-                    self._by_key.setdefault(key, set()).add(path)
+            by_key = self._by_key
+            for target in {lk.target for lk in links}:
+                for key in _keys_of(target):
+                    users = by_key.get(key)
+                    if users is None:
+                        by_key[key] = {path}
+                    else:
+                        users.add(path)
         else:
             self._links.pop(path, None)
 
@@ -245,23 +245,14 @@ class VaultGraph:
             if v.startswith(UNRESOLVED) and self.g.in_degree(v) == 0:
                 self.g.remove_node(v)
 
-    def _connect(self, path: str) -> None:
-        self._disconnect(path)
+    def _connect(self, path: str, fresh: bool = False) -> None:
+        if not fresh:
+            self._disconnect(path)
         g = self.g
         resolve = self.index.resolve
-        cache = self._cache
-        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        edges = []
         for lk in self._links.get(path, ()):
-            markdown = lk.kind == "markdown"
-            if lk.target:
-                # The rule looks only at the target and the source's folder: cache on those.
-                key = (lk.target, folder, markdown)
-                if key in cache:
-                    res = cache[key]
-                else:
-                    res = cache[key] = resolve(lk.target, path, markdown)
-            else:
-                res = resolve(lk.target, path, markdown)
+            res = resolve(lk.target, path, lk.kind == "markdown")
             if res is None:
                 target = UNRESOLVED + lk.target
                 if target not in g:
@@ -269,10 +260,11 @@ class VaultGraph:
                 via = None
             else:
                 target, via = res.path, res.via
-            g.add_edge(
-                path, target, kind=lk.kind, heading=lk.heading, block=lk.block,
-                display=lk.display, via=via, line=lk.line,
-            )
+            edges.append((path, target, {
+                "kind": lk.kind, "heading": lk.heading, "block": lk.block,
+                "display": lk.display, "via": via, "line": lk.line,
+            }))
+        g.add_edges_from(edges)
 
     def _reconnect_keys(self, keys: Iterable[str], skip: str | None = None) -> None:
         sources: set[str] = set()
@@ -282,9 +274,10 @@ class VaultGraph:
             self._connect(src)
 
 
-def _keys_of(link: Link) -> set[str]:
+def _keys_of(target: str) -> tuple[str, ...]:
     # Names are looked up by the last segment without .md, aliases by the whole target.
-    return {link_key(link.target), fold(link.target.strip())}
+    a, b = link_key(target), fold(target.strip())
+    return (a,) if a == b else (a, b)
 
 
 def _flat_copy(g: nx.MultiDiGraph) -> nx.MultiDiGraph:

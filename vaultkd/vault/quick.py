@@ -163,18 +163,20 @@ def scan_links(path: str, text: str, bom: bool = False) -> Note:
         body = mask(text[body_start:].replace("\r", " "))
         found: list[tuple[int, Link]] = []
         for m in _WIKI_SCAN.finditer(body):
-            # Found in the masked text, read from the real one: `\|` and code inside survive.
-            st = m.start() - 1 if m.start() and body[m.start() - 1] == "!" else m.start()
-            w = WIKILINK_RE.match(text, body_start + st) or WIKILINK_RE.match(body, st)
-            if w is None:
-                continue
-            parts = split_wikilink(w.group(2))
+            inner = m.group(1)
+            s, e = m.start(), m.end()
+            if _FILL in inner:
+                # Masked inside (`\|`, code): read the link from the real text.
+                w = WIKILINK_RE.match(text, body_start + s - (body[s - 1 : s] == "!"))
+                if w is not None and w.end() == body_start + e:
+                    inner = w.group(2)
+            parts = split_wikilink(inner)
             if parts is None:
                 continue
-            s, e = w.start(), w.end()
-            if w.string is body:
-                s, e = s + body_start, e + body_start
-            kind: LinkKind = "embed" if w.group(1) else "link"
+            kind: LinkKind = "link"
+            if s and body[s - 1] == "!":
+                kind, s = "embed", s - 1
+            s, e = s + body_start, e + body_start
             found.append((s, Link(kind, parts.target, parts.heading, parts.block, parts.display,
                                   lines.line_of(s), s, e)))
         if "](" in body:

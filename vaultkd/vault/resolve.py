@@ -35,6 +35,7 @@ from typing import Literal
 
 Via = Literal["path", "basename", "alias"]
 
+_MISS = object()
 _ABSOLUTE = re.compile(r"^(?:/|\\|~|[A-Za-z]:[/\\])")
 
 
@@ -83,17 +84,20 @@ class FileIndex:
         self.by_name: dict[str, set[str]] = {}
         self.by_alias: dict[str, set[str]] = {}
         self.aliases: dict[str, tuple[str, ...]] = {}
+        self._memo: dict[tuple[str, bool], object] = {}  # cleared on every change
 
     def __contains__(self, path: str) -> bool:
         return fold(path) in self.by_path and self.by_path[fold(path)] == path
 
     def add(self, path: str, aliases: Iterable[str] = ()) -> None:
+        self._memo.clear()
         self.by_path[fold(path)] = path
         for key in _name_keys(path):
             self.by_name.setdefault(key, set()).add(path)
         self.set_aliases(path, aliases)
 
     def remove(self, path: str) -> None:
+        self._memo.clear()
         if self.by_path.get(fold(path)) == path:
             del self.by_path[fold(path)]
         for key in _name_keys(path):
@@ -105,6 +109,8 @@ class FileIndex:
         self.set_aliases(path, ())
 
     def set_aliases(self, path: str, aliases: Iterable[str]) -> None:
+        if self._memo:
+            self._memo.clear()
         for old in self.aliases.pop(path, ()):
             paths = self.by_alias.get(fold(old))
             if paths is not None:
@@ -122,31 +128,45 @@ class FileIndex:
         return self.by_path.get(key) or self.by_path.get(key + ".md")
 
     def resolve(self, target: str, source_path: str, markdown: bool = False) -> Resolution | None:
+        key = (target, markdown)
+        hit = self._memo.get(key, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        res, folder_free = self._resolve(target, source_path, markdown)
+        if folder_free:
+            # Most targets resolve the same from every folder; remember those.
+            self._memo[key] = res
+        return res
+
+    def _resolve(
+        self, target: str, source_path: str, markdown: bool
+    ) -> tuple[Resolution | None, bool]:
+        """(resolution, whether the source's folder played no part in it)."""
         target = target.strip().replace("\\", "/")
         if not target:
-            return Resolution(source_path, "path")
+            return Resolution(source_path, "path"), False
         if _ABSOLUTE.match(target) or "\x00" in target:
-            return None
+            return None, True
         source_folder = _folder(source_path)
         segments = target.split("/")
         if segments[0] in (".", ".."):
             joined = posixpath.normpath(posixpath.join(source_folder, target))
             if joined == ".." or joined.startswith("../"):
-                return None
+                return None, False
             found = self._exact(joined)
-            return Resolution(found, "path") if found else None
+            return (Resolution(found, "path") if found else None), False
         if ".." in segments:
             joined = posixpath.normpath(target)
             if joined == ".." or joined.startswith("../"):
-                return None
+                return None, True
             target = joined
         if markdown and source_folder:
             found = self._exact(f"{source_folder}/{target}")
             if found:
-                return Resolution(found, "path")
+                return Resolution(found, "path"), False
         found = self._exact(target)
         if found:
-            return Resolution(found, "path")
+            return Resolution(found, "path"), not markdown
         key = fold(target)
         name = key.rsplit("/", 1)[-1]
         names = (name, name + ".md")
@@ -158,8 +178,9 @@ class FileIndex:
             tails = ("/" + key, "/" + key + ".md")
             candidates = {p for p in candidates if fold(p).endswith(tails)}
         if candidates:
-            return Resolution(pick(candidates, source_path), "basename")
+            one = len(candidates) == 1 and not markdown
+            return Resolution(pick(candidates, source_path), "basename"), one
         by_alias = self.by_alias.get(key)
         if by_alias:
-            return Resolution(pick(by_alias, source_path), "alias")
-        return None
+            return Resolution(pick(by_alias, source_path), "alias"), len(by_alias) == 1
+        return None, not markdown
