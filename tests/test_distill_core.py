@@ -87,7 +87,12 @@ def test_roles_become_sections() -> None:
     texts = lambda items: [it.text for it in items]  # noqa: E731
     assert texts(d.questions) == ["Unclear who owns staging after Sam leaves."]
     assert texts(d.decisions) == ["We decided to automate the smoke suite."]
-    assert "Flaky end-to-end tests cause most of the re-runs." in texts(d.claims)
+    # Key claims: the claims of the bold layer, topped up by salience to three.
+    claims = [i for i, s in enumerate(d.sentences) if s.role == "claim"]
+    bold = [i for i in claims if d.sentences[i].layer >= LAYER_BOLD]
+    rest = sorted((i for i in claims if i not in bold), key=lambda i: -d.sentences[i].salience)
+    expected = sorted(bold + rest[: max(0, 3 - len(bold))])
+    assert [it.sentence_index for it in d.claims] == expected
     assert all(d.sentences[it.sentence_index].role == "claim" for it in d.claims)
     assert "We met in the small room after lunch." not in texts(d.claims)
 

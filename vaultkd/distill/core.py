@@ -45,8 +45,9 @@ ROLE_THRESHOLDS: dict[str, float] = {
 }
 # MMR trade-off for the executive summary: 1.0 is pure salience, 0.0 pure novelty.
 MMR_LAMBDA = 0.7
-# "Key claims" is a short list: at most this many, or the bold layer if that is larger.
-MAX_CLAIMS = 7
+# "Key claims" are the claims of the bold layer (and above), topped up to MIN_CLAIMS with the
+# next most salient claims so a note whose bold layer holds decisions still lists its claims.
+MIN_CLAIMS = 3
 DIGITS = 4  # floats are rounded so that output is byte-stable across runs and platforms
 
 
@@ -173,9 +174,10 @@ def classify(
 
     claims = _items(scored, "claim", thresholds["claim"])
     # Only the most salient claims are "key"; the rest stay in the note.
-    cap = max(MAX_CLAIMS, n_bold)
-    claims = sorted(claims, key=lambda p: (-p[1].salience, p[0]))[:cap]
-    claims.sort(key=lambda p: p[0])
+    ranked = sorted(claims, key=lambda p: (-p[1].salience, p[0]))
+    key = [p for p in ranked if p[1].layer >= LAYER_BOLD]
+    key += [p for p in ranked if p[1].layer < LAYER_BOLD][: max(0, MIN_CLAIMS - len(key))]
+    claims = sorted(key, key=lambda p: p[0])
     questions = _items(scored, "question", thresholds["question"])
     decisions = _items(scored, "decision", thresholds["decision"])
     actions: list[Item] = []
@@ -228,7 +230,14 @@ def distill_note(
     n_bold, _ = layer_counts(len(sentences), config)
     claims, questions, decisions, actions = classify(scored, n_bold, thresholds)
     related = tuple(c.target for c in connections)
-    atomic = atomic_ideas(scored, claims, preds.embeddings, taken_titles, related)
+    # Atomic notes are for the ideas worth a note of their own: claims of the bold layer, or
+    # the single most salient claim when none made it there.
+    bold_claims = [c for c in claims if scored[c.sentence_index].layer >= LAYER_BOLD]
+    if not bold_claims and claims:
+        bold_claims = [
+            max(claims, key=lambda c: (scored[c.sentence_index].salience, -c.sentence_index))
+        ]
+    atomic = atomic_ideas(scored, bold_claims, preds.embeddings, taken_titles, related)
     new_ids: dict[int, str] = {}
     if config.block_refs:
         cited = [scored[i].sentence.block_index for i in summary]
