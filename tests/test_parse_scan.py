@@ -61,3 +61,25 @@ def test_read_note(tmp_path: Path) -> None:
     assert note.path == "Dir/N.md" and note.links[0].target == "X"
     with pytest.raises(NoteReadError, match="Dir/missing.md: cannot be read"):
         read_note(tmp_path, "Dir/missing.md")
+
+
+FIXTURE_VAULT = Path(__file__).parent / "fixtures" / "vaults" / "crlf-bom"
+
+
+def test_crlf_bom_fixture_vault() -> None:
+    from vaultkd.vault.graph import VaultGraph
+
+    note = read_note(FIXTURE_VAULT, "Windows.md")
+    raw = (FIXTURE_VAULT / "Windows.md").read_bytes()
+    assert note.bom and note.newline == "\r\n"
+    assert ("\ufeff" + note.text).encode("utf-8") == raw  # nothing lost or normalised
+    assert note.aliases == ("Windows note",) and note.tags == ("crlf", "todo")
+    assert [note.text[lk.start : lk.end] for lk in note.links] == [
+        "[[Plain]]", "[[Notes/Other#Part|other]]"
+    ]
+    assert note.block_ids[0].id == "w1" and note.tasks[0].line == 9
+    vg = VaultGraph.build(FIXTURE_VAULT)
+    assert vg.g.has_edge("Plain.md", "Windows.md")  # through the alias
+    assert vg.g.has_edge("Windows.md", "Notes/Other.md")
+    assert list(vg.errors) == ["Notes/Latin1.md"]
+    assert "re-save it as UTF-8" in vg.errors["Notes/Latin1.md"]
