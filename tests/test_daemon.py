@@ -28,7 +28,7 @@ from vaultkd.write.lock import VaultLocked
 QUIET = 0.2
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

@@ -215,11 +215,27 @@ def test_edit_while_distilling_keeps_the_edit(vault: Path, inline: bool) -> None
 def test_move_and_delete(vault: Path) -> None:
     (vault / "Old name.md").write_text(f"# Old\n\n{NOTE}", encoding="utf-8")
     (vault / "Doomed.md").write_text(f"# Doomed\n\n{NOTE}", encoding="utf-8")
+    (vault / "Folder").mkdir()
     with running(vault) as (daemon, session):
         assert distillation(vault, "Old name.md").exists()  # caught up at start
-        (vault / "Folder").mkdir()
         os.rename(vault / "Old name.md", vault / "Folder" / "New name.md")
         (vault / "Doomed.md").unlink()
         assert wait_for(lambda: daemon.stats.moved == 1 and daemon.stats.deleted == 1)
         settle(daemon)
+    assert distillation(vault, "Folder/New name.md").exists()
+    assert not distillation(vault, "Old name.md").exists()
+    assert not distillation(vault, "Doomed.md").exists()  # unedited: removed with its source
+    assert pending(vault) == []
+
+
+def test_move_into_a_brand_new_folder_ends_consistent(vault: Path) -> None:
+    # inotify cannot watch a folder before it exists: a note moved into a folder created the
+    # same instant arrives as a delete plus a create. Not a relink, but nothing is left stale.
+    (vault / "Old name.md").write_text(f"# Old\n\n{NOTE}", encoding="utf-8")
+    with running(vault) as (daemon, _):
+        (vault / "Brand new").mkdir()
+        os.rename(vault / "Old name.md", vault / "Brand new" / "New name.md")
+        assert wait_for(lambda: distillation(vault, "Brand new/New name.md").exists())
+        settle(daemon)
+    assert not distillation(vault, "Old name.md").exists()
     assert pending(vault) == []
