@@ -250,3 +250,43 @@ def test_prediction_cache_round_trips_and_is_keyed_by_model_and_hash(tmp_path: P
     assert db.prediction("N.md", "m2", "h1") is None
     assert db.prediction("N.md", "m1", "h2") is None
     assert set(db.note_embeddings("m1")) == {"N.md"}
+
+
+_KEYS = st.text(min_size=1, max_size=12)
+_SCALARS = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.none())
+
+
+@given(
+    st.dictionaries(
+        _KEYS,
+        st.one_of(_SCALARS, st.lists(_SCALARS, max_size=4), st.dictionaries(_KEYS, _SCALARS)),
+        max_size=6,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_generated_frontmatter_is_yaml_that_reads_back_the_same(data: dict) -> None:
+    import yaml
+
+    from vaultkd.write.genfile import emit_yaml
+
+    text = emit_yaml(data) if data else "{}\n"
+    assert (yaml.safe_load(text) or {}) == data
+
+
+def test_atomic_write_many_writes_all_but_the_changed_one(tmp_path: Path) -> None:
+    from vaultkd.write.atomic import atomic_write_many
+
+    (tmp_path / "b.md").write_bytes(b"saved meanwhile")
+    (tmp_path / "c.md").write_bytes(b"old c")
+    out = atomic_write_many(
+        [
+            (tmp_path / "sub" / "a.md", b"new a", None),
+            (tmp_path / "b.md", b"new b", b"what we read"),
+            (tmp_path / "c.md", b"new c", b"old c"),
+        ]
+    )
+    assert out[0] is None and isinstance(out[1], ChangedOnDisk) and out[2] is None
+    assert (tmp_path / "sub" / "a.md").read_bytes() == b"new a"
+    assert (tmp_path / "b.md").read_bytes() == b"saved meanwhile"
+    assert (tmp_path / "c.md").read_bytes() == b"new c"
+    assert remove_temp_files(tmp_path) == 0

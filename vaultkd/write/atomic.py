@@ -16,7 +16,12 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 TEMP_SUFFIX = ".vaultkd-tmp"
 
@@ -90,6 +95,72 @@ def atomic_write(path: Path, data: bytes, *, expected: bytes | None | _Any = ANY
             tmp.unlink()
         raise
     _fsync_dir(folder)
+
+
+def atomic_write_many(
+    items: Sequence[tuple[Path, bytes, bytes | None | _Any]],
+) -> list[ChangedOnDisk | None]:
+    """`atomic_write` for several files, with the flushes done concurrently.
+
+    Every temporary file is written first, all are fsynced in parallel (the file system then
+    commits them together instead of one journal commit per file), then each target is
+    compared with what the caller expects and replaced, and finally every folder touched is
+    fsynced, again in parallel. The guarantee per file is exactly `atomic_write`'s. Returns,
+    per item, None when written or the `ChangedOnDisk` that kept it from being written.
+    """
+    staged: list[tuple[Path, Path, int]] = []
+    try:
+        for path, data, _ in items:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name[:40]}.", suffix=TEMP_SUFFIX, dir=path.parent
+            )
+            staged.append((path, Path(tmp_name), fd))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        _parallel(os.fsync, [fd for _, _, fd in staged])
+    except BaseException:
+        for _, tmp, fd in staged:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    for _, _, fd in staged:
+        os.close(fd)
+    results: list[ChangedOnDisk | None] = []
+    folders: set[Path] = set()
+    for (path, _, expected), (_, tmp, _) in zip(items, staged, strict=True):
+        try:
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+            if not isinstance(expected, _Any) and read_bytes(path) != expected:
+                raise ChangedOnDisk(path)
+            os.replace(tmp, path)
+            folders.add(path.parent)
+            results.append(None)
+        except ChangedOnDisk as exc:
+            tmp.unlink()
+            results.append(exc)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+    _parallel(_fsync_dir, sorted(folders))
+    return results
+
+
+def _parallel(func: Callable[[T], object], args: Sequence[T]) -> None:
+    if len(args) <= 1:
+        for a in args:
+            func(a)
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(args))) as pool:
+        list(pool.map(func, args))
 
 
 def atomic_delete(path: Path, *, expected: bytes) -> None:

@@ -6,7 +6,7 @@ A generated file starts with YAML frontmatter whose first key is `vaultkd:`:
 ---
 vaultkd:
   kind: distillation          # or atomic
-  source: '[[Meetings/Retro]]'
+  source: "[[Meetings/Retro]]"
   model: vaultkd-student 0.1 (sha256:…)
   source_hash: 8c41…          # first 16 hex digits of sha256 of the source file's bytes
   output_hash: '19be…'
@@ -23,15 +23,17 @@ the hash — makes `verify` fail, and the file is then the user's and is never o
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 HASH_CHARS = 16
-_PLACEHOLDER = "vaultkdOutputHashPlaceholder"  # plain letters: YAML leaves it unquoted
+_PLACEHOLDER = "vaultkdOutputHashPlaceholder"  # plain letters: emitted unquoted
 _FRONTMATTER = re.compile(r"\A---\n(.*?\n)---\n", re.S)
 _HASH_LINE = re.compile(r"^(  output_hash: ')([0-9a-f]*)'$", re.M)
 
@@ -50,13 +52,59 @@ def source_link(rel_path: str) -> str:
     return f"[[{stem}]]"
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.allow_unicode = True
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.width = 4096  # one line per value: stable bytes, readable diffs
-    return yaml
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 _.,()/+:-]*")
+_YAML11_WORDS = frozenset("y n yes no on off true false null".split())
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar: plain when unambiguous, else a JSON string (valid YAML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    if (
+        _PLAIN.fullmatch(text)
+        and not text.endswith((" ", ":"))
+        and ": " not in text
+        and " #" not in text
+        and text.lower() not in _YAML11_WORDS
+    ):
+        return text
+    # JSON escapes control characters; YAML also wants DEL, C1 controls and the rest escaped.
+    return _NON_PRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
+    )
+
+
+_NON_PRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def emit_yaml(data: dict[str, Any], indent: str = "") -> str:
+    """Block-style YAML for the plain dicts, lists and scalars of generated frontmatter.
+
+    Hand-written so the bytes depend on nothing but this function (no library version can
+    change a quote and make every generated note look edited).
+    """
+    lines: list[str] = []
+    for key, value in data.items():
+        name = _scalar(key)
+        if isinstance(value, dict) and value:
+            lines.append(f"{indent}{name}:")
+            lines.append(emit_yaml(value, indent + "  ").rstrip("\n"))
+        elif isinstance(value, list | tuple) and value:
+            lines.append(f"{indent}{name}:")
+            for item in value:
+                if isinstance(item, dict | list | tuple):
+                    raise TypeError(f"frontmatter list {key!r} holds a {type(item).__name__}")
+                lines.append(f"{indent}- {_scalar(item)}")
+        elif isinstance(value, dict | list | tuple):
+            lines.append(f"{indent}{name}: {'{}' if isinstance(value, dict) else '[]'}")
+        else:
+            lines.append(f"{indent}{name}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
 
 
 def render_file(
@@ -82,9 +130,7 @@ def render_file(
         **extra,
     }
     rest = {k: v for k, v in frontmatter.items() if k != "vaultkd"}
-    stream = io.StringIO()
-    _yaml().dump({"vaultkd": block, **rest}, stream)
-    text = f"---\n{stream.getvalue()}---\n{body}"
+    text = f"---\n{emit_yaml({'vaultkd': block, **rest})}---\n{body}"
     if not text.endswith("\n"):
         text += "\n"
     if text.count(_PLACEHOLDER) != 1:
@@ -120,7 +166,7 @@ def inspect(data: bytes | None) -> Generated | None:
     block = fm.group(1)
     hash_match = _HASH_LINE.search(block)
     try:
-        loaded = _yaml().load(block)
+        loaded = yaml.load(block, Loader=_LOADER)
         fields = loaded.get("vaultkd") if isinstance(loaded, dict) else None
     except Exception:  # noqa: BLE001 - an edited file may hold any YAML; it is just not ours
         fields = None

@@ -23,6 +23,7 @@ from vaultkd.write.atomic import (
     ChangedOnDisk,
     atomic_delete,
     atomic_write,
+    atomic_write_many,
     read_bytes,
     remove_empty_dirs,
 )
@@ -78,6 +79,7 @@ class VaultWriter:
         report = WriteReport()
         states: list[OutputState] = []
         produced: set[str] = set()
+        planned: list[tuple[Path, bytes, bytes | None, OutputState]] = []
         if not self.dry_run:
             self._record_intent(source, files)
         for f in files:
@@ -91,9 +93,19 @@ class VaultWriter:
                 f.frontmatter, f.body, kind=f.kind, source=source, model=model,
                 source_hash=source_hash,
             )
-            state = self._write_one(source, f, path, data, report)
-            if state is not None:
+            plan = self._plan_one(source, f, path, data, report)
+            if isinstance(plan, tuple):
+                planned.append(plan)
+            elif plan is not None:
+                states.append(plan)
+        # All writes of this note at once: their flushes to disk overlap (atomic_write_many).
+        outcomes = atomic_write_many([(path, data, cur) for path, data, cur, _ in planned])
+        for (_, _, _, state), outcome in zip(planned, outcomes, strict=True):
+            if outcome is None:
+                report.written.append(state.path)
                 states.append(state)
+            else:
+                report.retry.append(state.path)
         stale = [
             o for o in self.db.outputs(source) if replace_all and o.path not in produced
         ]
@@ -139,9 +151,10 @@ class VaultWriter:
         )
         return (info is not None and info.intact and mine), mine
 
-    def _write_one(
+    def _plan_one(
         self, source: str, f: OutputFile, path: Path, data: bytes, report: WriteReport
-    ) -> OutputState | None:
+    ) -> OutputState | tuple[Path, bytes, bytes | None, OutputState] | None:
+        """Decide about one output: a state to record as is, a write to make, or None."""
         current = read_bytes(path)
         ok_state = OutputState(f.rel_path, source, f.kind, full_hash(data), "current")
         if current == data:
@@ -159,13 +172,7 @@ class VaultWriter:
         if self.dry_run:
             report.written.append(f.rel_path)
             return None
-        try:
-            atomic_write(path, data, expected=current)
-        except ChangedOnDisk:
-            report.retry.append(f.rel_path)
-            return None
-        report.written.append(f.rel_path)
-        return ok_state
+        return path, data, current, ok_state
 
     def _remove_stale(self, o: OutputState, report: WriteReport) -> OutputState | None:
         """Delete an output no longer produced if unedited; returns its new state if kept."""
