@@ -23,7 +23,7 @@ from vaultkd.config import Config
 from vaultkd.daemon import watcher
 from vaultkd.daemon.logs import setup_logging
 from vaultkd.daemon.watcher import Daemon
-from vaultkd.write.lock import VaultLocked
+from vaultkd.write.lock import VaultLocked, write_lock
 
 QUIET = 0.2
 
@@ -292,3 +292,24 @@ def test_second_signal_stops_at_once(vault: Path) -> None:
     assert daemon.stopping
     with pytest.raises(KeyboardInterrupt):
         daemon.stop(signal.SIGTERM, None)
+
+
+def test_distill_gets_the_write_lock_during_a_long_catch_up(vault: Path) -> None:
+    for i in range(40):
+        (vault / f"N{i}.md").write_text(f"Note {i}.\n", encoding="utf-8")
+    session = FakeSession(vault)
+    session.before_write = lambda rel: time.sleep(0.05)  # a slow model: ~2 s of catch-up
+    daemon = Daemon(vault, config=Config(), batch_size=4, session_factory=lambda r, c: session)
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        assert wait_for(lambda: sum(session.distilled.values()) > 0)
+        # What `vaultkd distill` does while the daemon catches up: it must get a turn.
+        with write_lock(vault, timeout=5):
+            done_when_locked = sum(session.distilled.values())
+        assert wait_for(daemon.ready.is_set)
+    finally:
+        daemon.stop()
+        thread.join(timeout=30)
+    assert done_when_locked < 40
+    assert sum(session.distilled.values()) == 40

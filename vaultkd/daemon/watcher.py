@@ -18,8 +18,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,11 +34,14 @@ from watchdog.observers.polling import PollingObserver
 from vaultkd.config import Config
 from vaultkd.daemon.events import Change, WatchRules, changes_from_event, relative
 from vaultkd.daemon.scheduler import QuietScheduler
-from vaultkd.write.lock import VaultLocked, instance_lock, write_lock
+from vaultkd.write.lock import POLL_INTERVAL, VaultLocked, instance_lock, write_lock
 
 log = logging.getLogger("vaultkd.daemon")
 
 Progress = Callable[[int, int], None]  # (done, total)
+# After each batch the daemon pauses a little longer than a waiting `vaultkd distill` polls the
+# write lock (flock is not fair), so a distill run during a long catch-up gets its turn.
+_YIELD = 2 * POLL_INTERVAL
 
 
 class SessionLike(Protocol):
@@ -258,27 +263,33 @@ class Daemon:
         if self.progress is not None:
             self.progress(0, total)
         done = 0
-        for chunk in _chunks(todo, self.batch_size):
-            if self._stopping:
-                return
+        for chunk in self._batches(todo):
             self._distill(session, chunk)
             done += len(chunk)
             self.stats.caught_up += len(chunk)
             if self.progress is not None:
                 self.progress(done, total)
 
+    def _batches(self, paths: Sequence[str]) -> Iterator[Sequence[str]]:
+        """`paths` in batches, until a stop is asked; what is left is caught up next start."""
+        for i, chunk in enumerate(_chunks(paths, self.batch_size)):
+            if self._stopping:
+                return
+            if i:
+                # Let a waiting `vaultkd distill` take the write lock between batches.
+                time.sleep(_YIELD)
+            yield chunk
+
     def _process(self, session: SessionLike, changes: list[Change]) -> None:
         """Bring the notes behind `changes` up to date; never raises for one bad note."""
         try:
-            with write_lock(self.root, timeout=self.write_timeout):
+            with self._writing():
                 to_distill = self._moves_and_deletions(session, changes)
         except VaultLocked as exc:
             log.warning("%s; will try again", exc)
             self.scheduler.add_all(changes)
             return
-        for chunk in _chunks(to_distill, self.batch_size):
-            if self._stopping:
-                return
+        for chunk in self._batches(to_distill):
             self._distill(session, chunk)
 
     def _moves_and_deletions(self, session: SessionLike, changes: list[Change]) -> list[str]:
@@ -301,6 +312,23 @@ class Daemon:
                 to_distill.append(change.path)
         return to_distill
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The vault's write lock, waited for in short steps so a signal is not kept waiting."""
+        lock = write_lock(self.root, timeout=0.5)
+        start = time.monotonic()
+        while True:
+            try:
+                lock.acquire()
+                break
+            except VaultLocked:
+                if self._stopping or time.monotonic() - start >= self.write_timeout:
+                    raise
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _guarded(self, call: Callable[..., object], *args: str) -> None:
         try:
             call(*args)
@@ -309,7 +337,7 @@ class Daemon:
 
     def _distill(self, session: SessionLike, paths: Sequence[str]) -> None:
         try:
-            with write_lock(self.root, timeout=self.write_timeout):
+            with self._writing():
                 results = session.distill(list(paths))
         except VaultLocked as exc:
             log.warning("%s; will try again", exc)

@@ -41,7 +41,7 @@ except ImportError:
 INSTANCE = "instance"
 WRITE = "write"
 WRITE_TIMEOUT = 30.0  # seconds `distill` waits for the daemon's current batch before failing
-_POLL = 0.05  # seconds between tries while waiting
+POLL_INTERVAL = 0.05  # seconds between tries while waiting
 
 
 class VaultLocked(Exception):
@@ -150,7 +150,9 @@ class VaultLock:
             if wait is not None and waited >= wait:
                 pid = os.getpid() if held is not None else read_holder(self.path)
                 raise VaultLocked(self.vault_root, self.name, pid, waited)
-            time.sleep(_POLL if wait is None else max(0.0, min(_POLL, wait - waited)))
+            time.sleep(
+                POLL_INTERVAL if wait is None else max(0.0, min(POLL_INTERVAL, wait - waited))
+            )
 
     def _record_pid(self, fd: int) -> None:
         # Only for the message another process shows; failing to write it is harmless.
