@@ -147,3 +147,25 @@ def test_onnx_export_matches_torch_and_labels_transfer(smoke_teacher: Path) -> N
     data = json.loads(report.read_text())
     assert data["transfer_sentences"] == len(texts) and data["train_sentences"] == 47
     assert data["transfer_with_hard_role"] == 15
+
+
+@pytest.mark.slow
+def test_split_labelling_equals_the_whole_teacher(smoke_teacher: Path, tmp_path: Path) -> None:
+    # The embedding half runs before fine-tuning ends; heads + cached embedding = full teacher.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "teacher").symlink_to(smoke_teacher)
+    texts = [t for t, _ in SENTENCES]
+    teacher_mod.embed_transfer(run, texts, batch_size=4)
+    emb = teacher_mod.cached_embedding(run, texts)
+    assert emb is not None and emb.shape == (len(texts), 384)
+    assert teacher_mod.cached_embedding(run, texts[:-1]) is None  # other texts: not reused
+    heads = teacher_mod.export_teacher_onnx(run / "teacher", run / "heads.onnx", part="heads")
+    _, npz = teacher_mod.label_transfer(run, texts, onnx_path=heads, embedding=emb)
+    ref = teacher_mod.load_teacher(smoke_teacher).label(texts)
+    z = np.load(npz)
+    np.testing.assert_allclose(z["embedding"], ref.embedding, atol=1e-4)
+    np.testing.assert_allclose(z["role_logits"], ref.role_logits, atol=1e-3)
+    np.testing.assert_allclose(z["salience"], ref.salience, atol=1e-4)
+    with pytest.raises(ValueError, match="precomputed embeddings"):
+        teacher_mod.label_transfer(run, texts, onnx_path=heads, embedding=emb[:3])

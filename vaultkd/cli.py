@@ -292,7 +292,7 @@ def train(
         raise click.ClickException(str(exc)) from None
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"model written to {cfg.out} (run dir {cfg.run_dir})")
+    click.echo(f"done; run dir {cfg.run_dir}, model folder {cfg.out}")
 
 
 # -- watch, service, hook: the daemon and its helpers (vaultkd/daemon/) -----------------------

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"model written to {cfg.out} (run dir {cfg.run_dir})")
+    print(f"done; run dir {cfg.run_dir}, model folder {cfg.out}")
     return 0
 
 

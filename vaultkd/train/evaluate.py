@@ -133,14 +133,24 @@ def embedding_metrics(student: np.ndarray, teacher: np.ndarray, k: int = 10) -> 
     }
 
 
-def evaluate_scorer(scorer: Scorer, sets: dict[str, EvalSet]) -> dict[str, Any]:
-    """Role and salience metrics of one model on every set (one scoring pass per set)."""
+def evaluate_scorer(
+    scorer: Scorer,
+    sets: dict[str, EvalSet],
+    doc_salience: Callable[[list[str]], np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Role and salience metrics of one model on every set (one scoring pass per set).
+
+    `doc_salience`, when given, scores one document at a time (the rule baseline's lead bias
+    needs the document); models score sentences on their own.
+    """
     probs: dict[str, np.ndarray] = {}
     sal: dict[str, list[np.ndarray]] = {}
     for name, es in sets.items():
         if es.texts:
             probs[name], _, _ = scorer(list(es.texts))
-        if es.docs:
+        if es.docs and doc_salience is not None:
+            sal[name] = [doc_salience(list(d.sentences)) for d in es.docs]
+        elif es.docs:
             flat = [s for d in es.docs for s in d.sentences]
             _, s_all, _ = scorer(flat)
             cuts = np.cumsum([len(d.sentences) for d in es.docs])[:-1]
@@ -182,21 +192,23 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def rule_scorer() -> Scorer | None:
-    """The rule baseline (`vaultkd.model.rules`) as a scorer, or None if it is not there."""
+def rule_scorer() -> tuple[Scorer, Callable[[list[str]], np.ndarray]] | None:
+    """The rule baseline (`vaultkd.model.rules`): a role scorer and a per-document salience."""
     try:
-        from vaultkd.model import rules
+        from vaultkd.model.rules import rule_role, rule_salience
     except ImportError:
-        return None
-    predictor = rules.RulePredictor() if hasattr(rules, "RulePredictor") else None
-    if predictor is None:
         return None
 
     def score(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        p = predictor.predict(texts)
-        return p.role_probs, p.salience, None
+        probs = np.zeros((len(texts), len(ROLES)), np.float32)
+        for i, t in enumerate(texts):
+            probs[i, ROLE_INDEX[rule_role(t)]] = 1.0
+        return probs, np.full(len(texts), 0.5, np.float32), None
 
-    return score
+    def doc_salience(sentences: list[str]) -> np.ndarray:
+        return np.asarray(rule_salience(sentences), np.float32)
+
+    return score, doc_salience
 
 
 def held_out_sample(sets: dict[str, EvalSet], n: int, seed: int = 0) -> list[str]:
@@ -242,14 +254,14 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
         "student": student_sc,
         "student_hard_labels_only": ablation_sc,
     }
-    rules = rule_scorer()
-    if rules is not None:
-        scorers["rules"] = rules
     quality = {}
     for name, sc in scorers.items():
         t0 = time.time()
         quality[name] = evaluate_scorer(sc, sets)
         log.info("evaluated %s in %.0f s", name, time.time() - t0)
+    rules = rule_scorer()
+    if rules is not None:
+        quality["rules"] = evaluate_scorer(rules[0], sets, doc_salience=rules[1])
 
     emb_texts = held_out_sample(sets, 200 if cfg.smoke else EMBED_SENTENCES, cfg.seed)
     _, _, t_emb = teacher_sc(emb_texts)
@@ -290,6 +302,9 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
     }
     manifest = student.manifest
     sweep_path = run / "sweep.json"
+    # Architecture comparison (same data and budget per variant), copied in by the operator
+    # from its own sweep run dir; see README "Model".
+    arch_path = run / "arch_sweep.json"
     metrics: dict[str, Any] = {
         "interim": bool(manifest.get("interim", False)),
         "smoke": cfg.smoke,
@@ -312,6 +327,7 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
         "goals": goals,
         "training_config": manifest["training_config"],
         "sweep": json.loads(sweep_path.read_text()) if sweep_path.exists() else None,
+        "arch_sweep": json.loads(arch_path.read_text()) if arch_path.exists() else None,
         "data": _data_sizes(run),
     }
     write_reports(cfg.out, metrics)
@@ -369,6 +385,7 @@ def render_card(metrics: dict[str, Any]) -> str:
         f"{p['embedding_cos_mean']:.4f} / {p['embedding_cos_min']:.4f} |"
     )
     lines += _quality_section(metrics)
+    lines += _sweep_section(metrics)
     if metrics.get("dev"):
         lines += ["", "## Dev (model selection)", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["dev"].items())]
@@ -478,6 +495,34 @@ def _quality_section(metrics: dict[str, Any]) -> list[str]:
             f"- embedding Spearman ≥ 0.8: {g['embedding_spearman']:.3f} — "
             f"{yes(met['spearman_0.8'])}",
         ]
+    return lines
+
+
+def _sweep_section(metrics: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for key, title in (
+        ("arch_sweep", "Architecture comparison (same data and epochs, dev)"),
+        ("sweep", "α/τ sweep (one epoch on a KD subsample, dev)"),
+    ):
+        rows = metrics.get(key)
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| variant | params | role macro-F1 | teacher agreement | embedding cos "
+            "| int8 sent/s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            d = r["dev"]
+            name = ", ".join(f"{k}={v}" for k, v in r["overrides"].items())
+            lines.append(
+                f"| {name} | {r['params']:,} | {_cell(d, 'role_macro_f1')} | "
+                f"{_cell(d, 'teacher_agreement')} | {_cell(d, 'embedding_cos')} | "
+                f"{_cell(r, 'int8_sentences_per_s')} |"
+            )
     return lines
 
 

@@ -122,15 +122,16 @@ def write_model_dir(
     version: str,
     interim: bool,
     parity_report: ParityReport,
+    min_agreement: float = MIN_ROLE_AGREEMENT,
 ) -> dict:
     """Copy the int8 model and tokenizer into `out` and write the manifest `student.json`."""
     size = int8.stat().st_size
     if size > MAX_ONNX_BYTES:
         raise ValueError(f"{int8} is {size / 2**20:.2f} MB, over the 4.5 MB budget")
-    if parity_report.role_agreement < MIN_ROLE_AGREEMENT:
+    if parity_report.role_agreement < min_agreement:
         raise ParityError(
             f"int8 ONNX role agreement {parity_report.role_agreement:.4f} < "
-            f"{MIN_ROLE_AGREEMENT}; do not ship {int8}"
+            f"{min_agreement}; do not ship {int8}"
         )
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(int8, out / "student.onnx")

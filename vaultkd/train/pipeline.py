@@ -165,7 +165,28 @@ def run_interim(
     seed: int = 0,
 ) -> dict:
     """Hard labels (whatever labelled sets exist) + MiniLM embedding distillation -> `out`."""
+    train, dev = interim_data(run_dir, n_embed=n_embed, seed=seed)
+    tokenizer, teacher_ids = build_tokenizer(train.texts, run_dir, 12000)
+    cfg = kd or KDConfig()
+    ck = run_dir / "interim.pt"
+    if ck.exists():
+        result = load_checkpoint(ck)
+    else:
+        result = train_student(
+            cfg,
+            tokenizer,
+            train,
+            dev,
+            init_embeddings=teacher_word_embeddings(),
+            teacher_ids=teacher_ids,
+            log_path=run_dir / "log.jsonl",
+        )
+        save_checkpoint(result, ck)
+    return _export_and_report(result, tokenizer, dev, run_dir, out, interim=True)
 
+
+def interim_data(run_dir: Path, *, n_embed: int = 4000, seed: int = 0) -> tuple[KDData, KDData]:
+    """Labelled train/dev rows; MiniLM embeddings for a sample of them (cached by text)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     train_items = labelled.load_labelled("train", seed=seed)
     dev_items = labelled.load_labelled("dev", seed=seed)
@@ -185,25 +206,7 @@ def run_interim(
         tr_emb = minilm_embeddings(tr_texts)
         dv_emb = minilm_embeddings(dv_texts)
         np.savez(emb_path, train=tr_emb, dev=dv_emb, key=np.array(key))
-    train = _with_embeddings(train, tr_idx, tr_emb)
-    dev = _with_embeddings(dev, dv_idx, dv_emb)
-    tokenizer, teacher_ids = build_tokenizer(train.texts, run_dir, 12000)
-    cfg = kd or KDConfig()
-    ck = run_dir / "interim.pt"
-    if ck.exists():
-        result = load_checkpoint(ck)
-    else:
-        result = train_student(
-            cfg,
-            tokenizer,
-            train,
-            dev,
-            init_embeddings=teacher_word_embeddings(),
-            teacher_ids=teacher_ids,
-            log_path=run_dir / "log.jsonl",
-        )
-        save_checkpoint(result, ck)
-    return _export_and_report(result, tokenizer, dev, run_dir, out, interim=True)
+    return _with_embeddings(train, tr_idx, tr_emb), _with_embeddings(dev, dv_idx, dv_emb)
 
 
 def _export_and_report(
@@ -247,6 +250,7 @@ def _export_and_report(
 
 SMOKE_KD = dict(dim=64, layers=1, heads=2, ffn=128, epochs=2, batch_size=32, evals_per_epoch=1)
 SMOKE_SOURCES = ("vaults", "sample_vault", "meetings")
+SMOKE_MIN_AGREEMENT = 0.9
 
 
 def _labelled_sets(cfg: PipelineConfig) -> tuple[list, list]:
@@ -339,25 +343,39 @@ def _teacher_labelled(cfg: PipelineConfig, name: str, items: list) -> KDData:
 
     data = labelled_to_kd(items)
     path = cfg.run_dir / f"{name}_teacher.npz"
-    if path.exists():
-        z = np.load(path)
+    key = _texts_key(data.texts)
+    z = np.load(path) if path.exists() else None
+    if z is not None and "key" in z.files and str(z["key"]) == key:
         logits, emb = z["role_logits"], z["embedding"]
     else:
-        out = OnnxTeacher(cfg.run_dir / "teacher.onnx", threads=cfg.threads).label(data.texts)
-        logits, emb = out.role_logits, out.embedding
-        np.savez(path, role_logits=logits, embedding=emb)
+        # Label each distinct text once (the seed split is repeated in train).
+        uniq = list(dict.fromkeys(data.texts))
+        pos = {t: i for i, t in enumerate(uniq)}
+        rows = np.array([pos[t] for t in data.texts], dtype=np.int64)
+        out = OnnxTeacher(cfg.run_dir / "teacher.onnx", threads=cfg.threads).label(uniq)
+        logits, emb = out.role_logits[rows], out.embedding[rows]
+        np.savez(path, role_logits=logits, embedding=emb, key=np.array(key))
     data.teacher_logits = logits.astype(np.float32)
     data.embedding = emb.astype(np.float32)
     return data
 
 
 def student_data(cfg: PipelineConfig) -> tuple[KDData, KDData]:
-    """KD training rows (transfer set + labelled train with teacher outputs) and dev rows."""
+    """KD training rows and dev rows, both with the teacher's outputs.
+
+    Training rows: the transfer set (soft targets everywhere, hard labels where a sentence is
+    in a labelled set) plus the seed train split, which the transfer corpus does not hold; its
+    rows keep the human role and salience and get the teacher's soft targets too. The public
+    labelled sets are already in the transfer corpus (meetings, science, ClaimBuster).
+    """
     train_items, dev_items = _labelled_sets(cfg)
     transfer = load_transfer_kd(cfg.run_dir)
-    train_l = _teacher_labelled(cfg, "train", train_items)
+    seed_items = [x for x in train_items if x.source == "seed"]
+    parts = [transfer]
+    if seed_items:
+        parts.append(_teacher_labelled(cfg, "seed_train", seed_items))
     dev = _teacher_labelled(cfg, "dev", dev_items)
-    return KDData.concat([transfer, train_l]), dev
+    return KDData.concat(parts), dev
 
 
 def _kd_config(cfg: PipelineConfig) -> KDConfig:
@@ -368,7 +386,14 @@ def _kd_config(cfg: PipelineConfig) -> KDConfig:
 
 
 def stage_tokenizer(cfg: PipelineConfig) -> tuple[Tokenizer, np.ndarray]:
-    texts = (cfg.run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
+    """Vocabulary from the transfer corpus folder (so it exists before the teacher labels it)."""
+    from vaultkd.train.corpus import load_transfer
+
+    corpus = cfg.corpus or cfg.run_dir / "corpus"
+    if corpus.is_dir() and any(corpus.glob("*.txt")):
+        texts = load_transfer(corpus, None, cfg.seed)
+    else:
+        texts = (cfg.run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
     train_items, _ = _labelled_sets(cfg)
     vocab = 2000 if cfg.smoke else cfg.vocab_size
     return build_tokenizer(texts + [x.text for x in train_items], cfg.run_dir, vocab)
@@ -416,7 +441,13 @@ def stage_ablation(cfg: PipelineConfig) -> TrainResult:
 
 
 def stage_export(cfg: PipelineConfig) -> dict:
-    from vaultkd.train.export import export_onnx, parity, quantize, write_model_dir
+    from vaultkd.train.export import (
+        MIN_ROLE_AGREEMENT,
+        export_onnx,
+        parity,
+        quantize,
+        write_model_dir,
+    )
 
     result = stage_student(cfg)
     tokenizer, _ = stage_tokenizer(cfg)
@@ -437,6 +468,9 @@ def stage_export(cfg: PipelineConfig) -> dict:
         version=VERSION,
         interim=False,
         parity_report=rep,
+        # A smoke student barely trains, so many of its role logits are near ties that int8
+        # rounding flips; the 99% bar is for real models.
+        min_agreement=SMOKE_MIN_AGREEMENT if cfg.smoke else MIN_ROLE_AGREEMENT,
     )
     (cfg.run_dir / "parity.json").write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
     return manifest
@@ -450,7 +484,7 @@ def stage_evaluate(cfg: PipelineConfig) -> dict:
 
 def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
     """Run the chosen stages in order; each skips work whose output is already in the run dir."""
-    unknown = set(stages) - set(STAGES)
+    unknown = set(stages) - set(STAGES) - {"sweep"}
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
@@ -464,7 +498,8 @@ def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
         "export": stage_export,
         "evaluate": stage_evaluate,
     }
-    for name in STAGES:
+    steps["sweep"] = stage_sweep
+    for name in (*STAGES[:3], "sweep", *STAGES[3:]):
         if name in stages:
             t0 = time.time()
             log.info("stage %s", name)
@@ -587,3 +622,29 @@ def run_sweep(
         path.write_text(json.dumps(results, indent=2) + "\n")
         log.info("sweep %s -> %s", changes, rec)
     return results
+
+
+KD_GRID: tuple[dict, ...] = (
+    {"alpha": 0.5, "temperature": 2.0},
+    {"alpha": 0.2, "temperature": 2.0},
+    {"alpha": 0.8, "temperature": 2.0},
+    {"alpha": 0.5, "temperature": 1.0},
+    {"alpha": 0.5, "temperature": 4.0},
+)
+
+
+def stage_sweep(cfg: PipelineConfig, rows: int = 30000, grid: tuple[dict, ...] = KD_GRID) -> list:
+    """α/τ sweep on a subsample of the KD data, one epoch each; results in run/sweep.json.
+
+    Not part of the default stages: run it with `--stage sweep`, then pass the best values
+    with `--set alpha=… --set temperature=…` (the card shows the sweep next to the choice).
+    """
+    tokenizer, teacher_ids = stage_tokenizer(cfg)
+    train, dev = student_data(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    if len(train) > rows:
+        train = train.subset(np.sort(rng.choice(len(train), rows, replace=False)))
+    base = override(_kd_config(cfg), epochs=1, time_budget_s=None)
+    return run_sweep(
+        cfg.run_dir, tokenizer, teacher_ids, train, dev, base, list(grid), measure_speed=False
+    )

@@ -8,6 +8,7 @@ so the student learns the embedding every MiniLM user knows, not one bent by the
 Stages, runnable separately:
     python -m vaultkd.train.teacher finetune RUN_DIR [--smoke]   # -> RUN_DIR/teacher/
     python -m vaultkd.train.teacher export RUN_DIR               # -> RUN_DIR/teacher.onnx
+    python -m vaultkd.train.teacher embed RUN_DIR --corpus DIR   # MiniLM half, any time
     python -m vaultkd.train.teacher label RUN_DIR --corpus DIR   # -> transfer.txt + labels.npz
     python -m vaultkd.train.teacher probe RUN_DIR                # frozen-embedding linear probe
 """
@@ -33,6 +34,7 @@ import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Literal  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -446,26 +448,52 @@ def load_teacher(folder: Path, *, with_embedding: bool = True) -> Teacher:
 # --- ONNX -----------------------------------------------------------------------------------
 
 
+Part = Literal["all", "heads", "embedding"]
+_OUTPUTS: dict[str, list[str]] = {
+    "all": ["role_logits", "salience", "embedding"],
+    "heads": ["role_logits", "salience"],
+    "embedding": ["embedding"],
+}
+
+
 class _OnnxTeacher(nn.Module):
-    def __init__(self, net: TeacherNet) -> None:
+    def __init__(self, net: TeacherNet, part: Part) -> None:
         super().__init__()
         self.net = net
+        self.part = part
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, ...]:
+        if self.part == "embedding":
+            return (self.net.embed(input_ids, attention_mask),)
+        if self.part == "heads":
+            role_logits, sal_logit = self.net.heads(input_ids, attention_mask)
+            return role_logits, torch.sigmoid(sal_logit)
         return self.net(input_ids, attention_mask)
 
 
-def export_teacher_onnx(folder: Path, path: Path, *, opset: int = 17) -> Path:
+def export_teacher_onnx(
+    folder: Path | None, path: Path, *, opset: int = 17, part: Part = "all"
+) -> Path:
     """fp32 ONNX of the teacher: (input_ids, attention_mask) -> role_logits, salience, embedding.
 
-    The graph holds both encoders (fine-tuned for the heads, frozen for the embedding), so its
-    speed is the true cost of producing all three teacher outputs.
+    `part="all"` holds both encoders (fine-tuned for the heads, frozen for the embedding), so
+    its speed is the true cost of producing all three teacher outputs. `"heads"` and
+    `"embedding"` export one encoder each, so labelling can run the two halves separately
+    (the embedding half needs no fine-tuned teacher: pass `folder=None`).
     """
-    teacher = load_teacher(folder)
-    module = _OnnxTeacher(teacher.net).eval()
-    ids, mask = _encode(teacher.tokenizer, ["An example sentence for tracing.", "Another one."])
+    if part == "embedding":
+        net = TeacherNet(AutoModel.from_pretrained(str(minilm_dir())))
+        net.frozen = net.encoder  # the original MiniLM is the embedding encoder
+        tok = load_tokenizer(64)
+    else:
+        if folder is None:
+            raise ValueError("exporting the teacher's heads needs the fine-tuned teacher folder")
+        teacher = load_teacher(folder, with_embedding=part == "all")
+        net, tok = teacher.net, teacher.tokenizer
+    module = _OnnxTeacher(net, part).eval()
+    ids, mask = _encode(tok, ["An example sentence for tracing.", "Another one."])
     path.parent.mkdir(parents=True, exist_ok=True)
     dyn = {0: "batch", 1: "seq"}
     torch.onnx.export(
@@ -473,7 +501,7 @@ def export_teacher_onnx(folder: Path, path: Path, *, opset: int = 17) -> Path:
         (ids, mask),
         str(path),
         input_names=["input_ids", "attention_mask"],
-        output_names=["role_logits", "salience", "embedding"],
+        output_names=_OUTPUTS[part],
         dynamic_axes={"input_ids": dyn, "attention_mask": dyn},
         opset_version=opset,
         dynamo=False,
@@ -482,7 +510,8 @@ def export_teacher_onnx(folder: Path, path: Path, *, opset: int = 17) -> Path:
 
 
 class OnnxTeacher:
-    """The exported teacher in onnxruntime; same `label` as `Teacher`."""
+    """The exported teacher (or one half of it) in onnxruntime; same `label` as `Teacher`.
+    Outputs the graph does not have stay zero."""
 
     def __init__(self, path: Path, max_len: int = 64, threads: int = 2) -> None:
         import onnxruntime as ort
@@ -491,6 +520,7 @@ class OnnxTeacher:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.outputs = [o.name for o in self.session.get_outputs()]
         self.tokenizer = load_tokenizer(max_len)
 
     def label(
@@ -501,9 +531,11 @@ class OnnxTeacher:
         progress: Callable[[int, int], None] | None = None,
     ) -> TeacherOutputs:
         n = len(texts)
-        role = np.zeros((n, N_ROLES), np.float32)
-        sal = np.zeros((n,), np.float32)
-        emb = np.zeros((n, EMBED_DIM), np.float32)
+        arrays = {
+            "role_logits": np.zeros((n, N_ROLES), np.float32),
+            "salience": np.zeros((n,), np.float32),
+            "embedding": np.zeros((n, EMBED_DIM), np.float32),
+        }
         raw = Tokenizer.from_str(self.tokenizer.to_str())
         raw.no_padding()
         lengths = [len(e.ids) for e in raw.encode_batch(list(texts))]
@@ -512,12 +544,13 @@ class OnnxTeacher:
             enc = self.tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            r, s, e = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            role[idx], sal[idx], emb[idx] = r, s, e
+            res = self.session.run(self.outputs, {"input_ids": ids, "attention_mask": mask})
+            for name, value in zip(self.outputs, res, strict=True):
+                arrays[name][idx] = value
             done += len(idx)
             if progress:
                 progress(done, n)
-        return TeacherOutputs(role, sal, emb)
+        return TeacherOutputs(arrays["role_logits"], arrays["salience"], arrays["embedding"])
 
 
 # --- labelling the transfer set -------------------------------------------------------------
@@ -529,6 +562,71 @@ def hard_roles(texts: Sequence[str], train: Sequence[LabelledSentence]) -> np.nd
     return np.array([known.get(labelled.normalise(t), -1) for t in texts], dtype=np.int8)
 
 
+def clean_transfer(texts: Sequence[str]) -> list[str]:
+    """The transfer sentences actually labelled: one line each, no held-out sentence."""
+    banned = labelled.held_out_texts()
+    return [t for t in texts if "\n" not in t and labelled.normalise(t) not in banned]
+
+
+def _progress_logger(what: str, t0: float) -> Callable[[int, int], None]:
+    last = [t0]
+
+    def progress(done: int, n: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 30 or done == n:
+            last[0] = now
+            rate = done / max(now - t0, 1e-9)
+            log.info(
+                "%s %d/%d  %.0f sent/s  eta %.1f min", what, done, n, rate, (n - done) / rate / 60
+            )
+
+    return progress
+
+
+def _texts_digest(texts: Sequence[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def embed_transfer(
+    run_dir: Path, texts: Sequence[str], *, batch_size: int = 64, threads: int = 2
+) -> Path:
+    """MiniLM embeddings of the transfer sentences, before (or while) the teacher fine-tunes.
+
+    The embedding half of the teacher is the frozen original MiniLM, so it does not wait for
+    fine-tuning. Writes RUN_DIR/transfer_embedding.npz (embedding, texts_sha256).
+    """
+    torch.set_num_threads(threads)
+    texts = clean_transfer(texts)
+    onnx_path = run_dir / "minilm_embedding.onnx"
+    if not onnx_path.exists():
+        export_teacher_onnx(None, onnx_path, part="embedding")
+    t0 = time.perf_counter()
+    out = OnnxTeacher(onnx_path, threads=threads).label(
+        texts, batch_size, progress=_progress_logger("embed", t0)
+    )
+    path = run_dir / "transfer_embedding.npz"
+    np.savez(path, embedding=out.embedding, texts_sha256=np.array(_texts_digest(texts)))
+    log.info("embedded %d sentences in %.1f min", len(texts), (time.perf_counter() - t0) / 60)
+    return path
+
+
+def cached_embedding(run_dir: Path, texts: Sequence[str]) -> np.ndarray | None:
+    """The embeddings `embed_transfer` wrote, if they belong to exactly these texts."""
+    path = run_dir / "transfer_embedding.npz"
+    if not path.exists():
+        return None
+    z = np.load(path)
+    if str(z["texts_sha256"]) != _texts_digest(clean_transfer(texts)):
+        log.warning("%s belongs to other texts; recomputing the embeddings", path)
+        return None
+    return z["embedding"]
+
+
 def label_transfer(
     run_dir: Path,
     texts: Sequence[str],
@@ -537,32 +635,31 @@ def label_transfer(
     onnx_path: Path | None = None,
     batch_size: int = 64,
     threads: int = 2,
+    embedding: np.ndarray | None = None,
 ) -> tuple[Path, Path]:
     """Label `texts` with the teacher in `run_dir/teacher` and write the transfer files.
 
     `transfer.txt` (one sentence per line) and `transfer_labels.npz` (role_logits, salience,
-    embedding, hard_role). Uses the fp32 ONNX teacher when `onnx_path` exists (faster).
-    Held-out sentences are dropped first, whatever folder the texts came from.
+    embedding, hard_role). Uses the fp32 ONNX teacher at `onnx_path` when it exists (faster);
+    with `embedding` given (rows aligned with `clean_transfer(texts)`, from `embed_transfer`),
+    only the role/salience half runs. Held-out sentences are dropped first.
     """
     torch.set_num_threads(threads)
-    banned = labelled.held_out_texts()
-    texts = [t for t in texts if "\n" not in t and labelled.normalise(t) not in banned]
+    texts = clean_transfer(texts)
+    if embedding is not None and embedding.shape != (len(texts), EMBED_DIM):
+        raise ValueError(
+            f"precomputed embeddings have shape {embedding.shape}, expected "
+            f"{(len(texts), EMBED_DIM)}; re-run `python -m vaultkd.train.teacher embed`"
+        )
     t0 = time.perf_counter()
-    last = [t0]
-
-    def progress(done: int, n: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 30 or done == n:
-            last[0] = now
-            rate = done / (now - t0)
-            log.info(
-                "label %d/%d  %.0f sent/s  eta %.1f min", done, n, rate, (n - done) / rate / 60
-            )
-
+    progress = _progress_logger("label", t0)
     if onnx_path is not None and onnx_path.exists():
         out = OnnxTeacher(onnx_path, threads=threads).label(texts, batch_size, progress=progress)
     else:
-        out = load_teacher(run_dir / "teacher").label(texts, batch_size, progress=progress)
+        teacher = load_teacher(run_dir / "teacher", with_embedding=embedding is None)
+        out = teacher.label(texts, batch_size, embed=embedding is None, progress=progress)
+    if embedding is not None:
+        out = TeacherOutputs(out.role_logits, out.salience, embedding.astype(np.float32))
     txt = run_dir / "transfer.txt"
     npz = run_dir / "transfer_labels.npz"
     txt.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
@@ -725,6 +822,12 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--batch-size", type=int, default=64)
     lab.add_argument("--torch", action="store_true", help="label with PyTorch, not the ONNX file")
     lab.add_argument("--seed", type=int, default=0)
+    em = sub.add_parser("embed", help="MiniLM embeddings of the transfer set (no teacher needed)")
+    em.add_argument("run_dir", type=Path)
+    em.add_argument("--corpus", type=Path, default=None, help="default RUN_DIR/corpus")
+    em.add_argument("--limit", type=int, default=None)
+    em.add_argument("--batch-size", type=int, default=64)
+    em.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("probe", help="linear probe on frozen MiniLM embeddings (dev metrics)")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--seed", type=int, default=0)
@@ -756,10 +859,26 @@ def main(argv: list[str] | None = None) -> int:
             train = labelled.load_labelled("train", seed=args.seed)
             onnx_path = None if args.torch else args.run_dir / "teacher.onnx"
             t0 = time.perf_counter()
+            emb = cached_embedding(args.run_dir, texts)
+            if emb is not None and onnx_path is not None:
+                # Embeddings are done: only the fine-tuned half needs to run.
+                onnx_path = args.run_dir / "teacher_heads.onnx"
+                if not onnx_path.exists():
+                    export_teacher_onnx(args.run_dir / "teacher", onnx_path, part="heads")
             label_transfer(
-                args.run_dir, texts, train=train, onnx_path=onnx_path, batch_size=args.batch_size
+                args.run_dir,
+                texts,
+                train=train,
+                onnx_path=onnx_path,
+                batch_size=args.batch_size,
+                embedding=emb,
             )
             write_teacher_report(args.run_dir, train, label_seconds=time.perf_counter() - t0)
+        elif args.cmd == "embed":
+            from vaultkd.train.corpus import load_transfer
+
+            texts = load_transfer(args.corpus or args.run_dir / "corpus", args.limit, args.seed)
+            embed_transfer(args.run_dir, texts, batch_size=args.batch_size)
         else:
             train, dev = _load_data(False, args.seed)
             metrics = linear_probe(train, dev, seed=args.seed)
