@@ -39,31 +39,6 @@ from vaultkd.segment import sentences as split_text  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SEED = ROOT / "data" / "seed"
-# The standard AMI scenario-meeting partition (Carletta et al.): test and dev meeting series.
-AMI_TEST = (
-    "ES2004",
-    "ES2011",
-    "ES2014",
-    "ES2015",
-    "IS1008",
-    "IS1009",
-    "TS3003",
-    "TS3004",
-    "TS3006",
-    "TS3007",
-)
-AMI_DEV = (
-    "ES2003",
-    "ES2006",
-    "ES2010",
-    "ES2016",
-    "IS1000",
-    "IS1001",
-    "TS3005",
-    "TS3008",
-    "TS3009",
-    "TS3010",
-)
 _WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
 Ranker = Callable[[list[str]], list[int]]  # sentences -> indices best first
 
@@ -84,27 +59,22 @@ def seed_docs(split: str) -> list[list[dict]]:
     return [sorted(d, key=lambda r: r["position"]) for d in docs.values()]
 
 
-def ami_meetings(series: Sequence[str] | None, exclude: Sequence[str] = ()) -> list[tuple]:
-    base = DATA / "ami-summaries"
-    out = []
-    for ref in sorted((base / "extractive").glob("*.extsumm.txt")):
-        mid = ref.name.split(".")[0]
-        if series is not None and mid[:6] not in series:
-            continue
-        if mid[:6] in exclude:
-            continue
-        tr = base / "ami-transcripts" / f"{mid}.transcript.txt"
-        if not tr.is_file():
-            continue
-        # Transcripts are one line per speaker; sentences never cross a speaker's line.
-        sents = [
-            s
-            for line in tr.read_text(encoding="utf-8").splitlines()
-            for s in split_text(line)
-            if len(s.split()) >= 1
-        ]
-        out.append((mid, sents, ref.read_text(encoding="utf-8")))
-    return out
+def ami_meetings(split: str) -> list[tuple[str, list[str], str, frozenset[int]]]:
+    """AMI meetings of one split of the training code's own hash split (so "test" is held out
+    from the student's training), with its extractive matcher's positive sentences."""
+    from vaultkd.train.data import ami_split, read_ami
+
+    base = DATA / "ami-summaries" / "extractive"
+    return [
+        (
+            m.id,
+            list(m.sentences),
+            (base / f"{m.id}.extsumm.txt").read_text(encoding="utf-8"),
+            m.positives,
+        )
+        for m in read_ami()
+        if ami_split(m.id) == split and m.positives
+    ]
 
 
 def scisumm_papers() -> list[tuple[str, list[str], list[str]]]:
@@ -241,12 +211,13 @@ def summaries_table(rankers: dict[str, Ranker], rows: list[list[str]]) -> None:
     else:
         print(f"skip CL-SciSumm: {DATA / 'cl-scisumm-2018-test'} not found")
     if (DATA / "ami-summaries").is_dir():
-        meetings = ami_meetings(AMI_TEST)
+        meetings = ami_meetings("test")
         for metric in ("rouge2", "rouge1"):
-            line = [f"AMI test ({len(meetings)} meetings), extractive ref length, {metric} F1"]
+            line = [f"AMI held-out ({len(meetings)} meetings), ref length, {metric} F1"]
             for rank in rankers.values():
                 pairs = [
-                    (budget_summary(s, rank(s), len(ref.split())), [ref]) for _, s, ref in meetings
+                    (budget_summary(s, rank(s), len(ref.split())), [ref])
+                    for _, s, ref, _ in meetings
                 ]
                 line.append(f"{rouge(pairs, metric):.2f}")
             rows.append(line)
@@ -338,14 +309,9 @@ def tune(student: Student) -> None:
             if d["source"]
         ]
     if (DATA / "ami-summaries").is_dir():
-        train = ami_meetings(None, exclude=AMI_TEST + AMI_DEV)
-        ami = []
-        for _, sents, ref in train:
-            refset = {" ".join(s.split()) for s in split_text(ref)}
-            gold = {i for i, s in enumerate(sents) if " ".join(s.split()) in refset}
-            if gold:
-                ami.append((student.salience_ranker(sents), gold))
-        sets["AMI train extractive (bold)"] = ami
+        sets["AMI train extractive (bold)"] = [
+            (student.salience_ranker(sents), set(pos)) for _, sents, _, pos in ami_meetings("train")
+        ]
     for name, docs in sets.items():
         rate = float(np.mean([len(g) / len(o) for o, g in docs if o]))
         scores = [float(np.mean([f1_at_fraction(o, g, f) for o, g in docs])) for f in grid]
@@ -354,6 +320,21 @@ def tune(student: Student) -> None:
             f"  {name:34s} docs={len(docs):4d} label rate={rate:.3f} best fraction={best:.2f} "
             f"F1={max(scores):.3f}  (F1 at 0.33: {scores[grid.index(0.35)]:.3f})"
         )
+    # A position prior (salience + w * lead) helps papers; does it help where it is not a given?
+    if (DATA / "scitldr").is_dir() and (DATA / "ami-summaries").is_dir():
+        print("\nLead prior w in salience + w * (1 - i/n): SciTLDR dev top-1 / AMI train F1@0.35")
+        sci = [d for d in load_jsonl(DATA / "scitldr" / "SciTLDR-A.dev.jsonl") if d["source"]]
+        ami_docs = ami_meetings("train")
+        for w in (0.0, 0.1, 0.2, 0.4, 0.8):
+
+            def ranker(sents: list[str], w: float = w) -> list[int]:
+                sal = student.predict(sents).salience.astype(np.float64)
+                lead = 1.0 - np.arange(len(sents)) / max(1, len(sents))
+                return rank_by_salience(sal + w * lead)
+
+            top1 = np.mean([d["source_labels"][ranker(d["source"])[0]] == 1 for d in sci])
+            f1 = np.mean([f1_at_fraction(ranker(s), set(p), 0.35) for _, s, _, p in ami_docs])
+            print(f"  w={w:.1f}  {100 * top1:.1f}%  {f1:.3f}")
     # Role thresholds: per role, the probability cut that maximises F1 on seed dev.
     rows = [r for d in dev for r in d]
     probs = student.predict([r["text"] for r in rows]).role_probs
@@ -380,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None, help="student folder (default: shipped)")
     ap.add_argument("--tune", action="store_true", help="also tune fractions and thresholds")
+    ap.add_argument(
+        "--skip-summaries", action="store_true", help="skip the (slow) summary baselines"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     student: Student | None
@@ -398,7 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rankers["student salience"] = student.salience_ranker
         rankers["student +MMR"] = student.mmr_ranker
     rows: list[list[str]] = []
-    summaries_table(rankers, rows)
+    if not args.skip_summaries:
+        summaries_table(rankers, rows)
     role_rows: list[list[str]] = []
     roles_rows(student, role_rows, ["rules", "student"])
     header = ["measure", *rankers]
