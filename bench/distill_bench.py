@@ -1,0 +1,89 @@
+"""Distill the synthetic 10,000-note vault cold, then again unchanged.
+
+    nice -n 10 python bench/distill_bench.py [--notes 10000] [--jobs 2] [--seed 0]
+
+Reports wall time, notes/s, sentences/s and peak RSS for the cold run (every note parsed,
+predicted by the shipped model, distilled and written) and for a second run on the unchanged
+vault, which must do next to no work (only hashing the files). Goal: cold < 60 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synth import make_vault  # noqa: E402
+
+from vaultkd.pipeline import Session  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    # Linux reports kilobytes, macOS bytes.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def run(vault: Path, jobs: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    with Session.open(vault) as session:
+        opened = time.perf_counter() - t0
+        todo = session.pending()
+        listed = time.perf_counter() - t0
+        results = session.distill(todo, jobs=jobs)
+    wall = time.perf_counter() - t0
+    sentences = sum(len(r.report["sentences"]) for r in results if r.report)
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {
+        "wall_s": round(wall, 2),
+        "open_s": round(opened, 2),
+        "pending_s": round(listed - opened, 2),
+        "notes": len(todo),
+        "notes_per_s": round(len(todo) / wall, 1) if wall else 0.0,
+        "sentences": sentences,
+        "sentences_per_s": round(sentences / wall, 1) if wall else 0.0,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "statuses": statuses,  # type: ignore[dict-item]
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        vault = Path(tmp) / "vault"
+        t0 = time.perf_counter()
+        make_vault(vault, args.notes, args.seed)
+        made = time.perf_counter() - t0
+        cold = run(vault, args.jobs)
+        warm = run(vault, args.jobs)
+    out = {"notes": args.notes, "jobs": args.jobs, "synth_s": round(made, 2), "cold": cold,
+           "unchanged": warm}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"synthetic vault: {args.notes} notes (seed {args.seed}), made in {made:.1f} s")
+    for name, r in (("cold", cold), ("unchanged", warm)):
+        print(
+            f"{name:>9}: {r['wall_s']:7.1f} s wall ({r['open_s']:.1f} s open, "
+            f"{r['pending_s']:.1f} s pending) | {r['notes']} notes, {r['notes_per_s']} notes/s"
+            f" | {r['sentences']} sentences, {r['sentences_per_s']} sentences/s | peak RSS "
+            f"{r['peak_rss_mb']} MB | {r['statuses']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

