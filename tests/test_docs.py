@@ -38,3 +38,9 @@ def test_every_command_has_help() -> None:
         if isinstance(command, click.Group):
             for sub in command.commands.values():
                 assert sub.help, f"`vaultkd {name} {sub.name}` has no help text"
+
+
+def test_main_command_distills_the_sample_vault() -> None:
+    main_command = _readme_commands()[0].strip()
+    assert main_command.endswith("vaultkd distill --all sample_vault")
+    assert "pip install -c constraints.txt -e ." in main_command

@@ -10,13 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sample import pristine_sample_vault
 
 from vaultkd.vault.graph import UNRESOLVED, VaultGraph
 from vaultkd.vault.resolve import fold
 from vaultkd.vault.scan import read_note, scan_vault
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "sample_vault"
+SAMPLE = pristine_sample_vault()
 EXPECT = REPO / "tests" / "fixtures" / "sample_vault_expectations.json"
 DATA = REPO.parent / "shared" / "data"
 TASKS = DATA / "vault-obsidian-tasks"

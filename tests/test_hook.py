@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample import pristine_sample_vault
 
 from vaultkd.cli import main
 from vaultkd.daemon.hook import shell_command
@@ -96,7 +97,7 @@ def test_expanded_command_passes_hostile_paths_verbatim(
     assert json.loads(done.stdout) == ["distill", str(note), "--vault", str(vault)]
 
 
-SOURCE = ROOT / "sample_vault"
+SOURCE = pristine_sample_vault()
 # Obsidian refuses these characters in file names (and vaultkd's writer refuses them as names
 # that would fail on Windows), so the end-to-end run uses only names Obsidian can create; the
 # argv test above covers the rest.

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sample import pristine_sample_vault
 
 from vaultkd.write.atomic import TEMP_SUFFIX
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample_vault"
+SAMPLE = pristine_sample_vault()
 # A handful of notes keeps each run short while still writing dozens of files, sources included.
 NOTES = (
     "Meetings/2026-03-16 Retro.md",

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it.utils import read_fixture_file
+from sample import pristine_sample_vault
 
 from vaultkd.vault.note import Note
 from vaultkd.vault.parse import parse_text
@@ -58,7 +59,7 @@ def test_agrees_on_real_vaults(vault: str) -> None:
 
 
 def test_agrees_on_sample_vault() -> None:
-    root = Path(__file__).resolve().parents[1] / "sample_vault"
+    root = pristine_sample_vault()
     notes = sorted(root.rglob("*.md"))
     if not notes:
         pytest.skip("sample_vault/ has no notes yet")

@@ -16,9 +16,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from sample import pristine_sample_vault
 
 ROOT = Path(__file__).resolve().parent.parent
-VAULT = ROOT / "sample_vault"
+VAULT = pristine_sample_vault()
 EXPECT = json.loads(
     (ROOT / "tests" / "fixtures" / "sample_vault_expectations.json").read_text(encoding="utf-8")
 )
