@@ -75,7 +75,7 @@ def test_distillation_note_has_the_sections_and_links_back() -> None:
     assert (
         "- Unclear who owns staging after Sam leaves. ([[Meetings/2026-03-14 Retro#Retro]])" in body
     )
-    assert "- [[Projects/Release process]] (linked)" in body
+    assert "- [[Projects/Release process]] (linked, 0.91)" in body
     assert "- [[Notes/Test pyramid]] (suggested, 0.82)" in body
     # Every claim line carries its layer's emphasis when it has one.
     for item in d.claims:

@@ -121,7 +121,7 @@ def render_distillation(
     if d.connections:
         lines += ["", "## Connections"]
         for c in d.connections:
-            how = "linked" if c.linked else f"suggested, {c.score:.2f}"
+            how = f"linked, {c.score:.2f}" if c.linked else f"suggested, {c.score:.2f}"
             lines.append(f"- {wikilink(c.target)} ({how})")
     return Rendered(
         rel_path=distilled_path(config, note),

@@ -288,7 +288,12 @@ def stage_teacher(cfg: PipelineConfig) -> Path:
 
 def stage_label(cfg: PipelineConfig) -> Path:
     from vaultkd.train.corpus import build_corpus, load_transfer
-    from vaultkd.train.teacher import label_transfer
+    from vaultkd.train.teacher import (
+        cached_embedding,
+        export_teacher_onnx,
+        label_transfer,
+        write_teacher_report,
+    )
 
     npz = cfg.run_dir / "transfer_labels.npz"
     if npz.exists() and (cfg.run_dir / "transfer.txt").exists():
@@ -304,13 +309,24 @@ def stage_label(cfg: PipelineConfig) -> Path:
         )
     texts = load_transfer(corpus, 500 if cfg.smoke else cfg.transfer_limit, cfg.seed)
     train, _ = _labelled_sets(cfg)
+    t0 = time.time()
+    onnx_path = cfg.run_dir / "teacher.onnx"
+    # MiniLM's embedding half may already be done (`python -m vaultkd.train.teacher embed`,
+    # run while the teacher fine-tunes): then only the fine-tuned role/salience half runs.
+    emb = cached_embedding(cfg.run_dir, texts)
+    if emb is not None:
+        onnx_path = cfg.run_dir / "teacher_heads.onnx"
+        if not onnx_path.exists():
+            export_teacher_onnx(cfg.run_dir / "teacher", onnx_path, part="heads")
     label_transfer(
         cfg.run_dir,
         texts,
         train=train,
-        onnx_path=cfg.run_dir / "teacher.onnx",
+        onnx_path=onnx_path,
         threads=cfg.threads,
+        embedding=emb,
     )
+    write_teacher_report(cfg.run_dir, train, label_seconds=time.time() - t0)
     _append_log(cfg.run_dir, {"event": "transfer", "sentences": len(texts)})
     return npz
 
@@ -588,13 +604,14 @@ def run_sweep(
     grid: list[dict],
     *,
     measure_speed: bool = True,
+    name: str = "sweep.json",
 ) -> list[dict]:
     """Train one student per grid entry (same data and budget); record dev metrics and speed.
 
-    Results are appended to run_dir/sweep.json as they arrive, so a long sweep can be read
-    (and stopped) midway.
+    Results are appended to run_dir/`name` as they arrive, so a long sweep can be read
+    (and stopped) midway, and entries already there are not trained again.
     """
-    path = run_dir / "sweep.json"
+    path = run_dir / name
     results: list[dict] = json.loads(path.read_text()) if path.exists() else []
     done = {json.dumps(r["overrides"], sort_keys=True) for r in results}
     emb = teacher_word_embeddings()
@@ -631,13 +648,25 @@ KD_GRID: tuple[dict, ...] = (
     {"alpha": 0.5, "temperature": 1.0},
     {"alpha": 0.5, "temperature": 4.0},
 )
+# Student shapes under the 5M-parameter cap, compared on the same data and budget (with speed).
+ARCH_GRID: tuple[dict, ...] = (
+    {"arch": "transformer", "dim": 128, "layers": 2},
+    {"arch": "transformer", "dim": 128, "layers": 1},
+    {"arch": "cnn", "dim": 128},
+)
 
 
-def stage_sweep(cfg: PipelineConfig, rows: int = 30000, grid: tuple[dict, ...] = KD_GRID) -> list:
-    """α/τ sweep on a subsample of the KD data, one epoch each; results in run/sweep.json.
+def stage_sweep(
+    cfg: PipelineConfig,
+    rows: int = 30000,
+    grid: tuple[dict, ...] = KD_GRID,
+    arch_grid: tuple[dict, ...] = ARCH_GRID,
+) -> list:
+    """Architecture and α/τ sweeps on a subsample of the KD data, one epoch per variant.
 
-    Not part of the default stages: run it with `--stage sweep`, then pass the best values
-    with `--set alpha=… --set temperature=…` (the card shows the sweep next to the choice).
+    Results in run/arch_sweep.json and run/sweep.json, shown in the model card. Not part of
+    the default stages: run it with `--stage sweep`, then pass the chosen values with
+    `--set key=value` (the defaults of KDConfig are the choice this sweep made).
     """
     tokenizer, teacher_ids = stage_tokenizer(cfg)
     train, dev = student_data(cfg)
@@ -645,6 +674,6 @@ def stage_sweep(cfg: PipelineConfig, rows: int = 30000, grid: tuple[dict, ...] =
     if len(train) > rows:
         train = train.subset(np.sort(rng.choice(len(train), rows, replace=False)))
     base = override(_kd_config(cfg), epochs=1, time_budget_s=None)
-    return run_sweep(
-        cfg.run_dir, tokenizer, teacher_ids, train, dev, base, list(grid), measure_speed=False
-    )
+    args = (cfg.run_dir, tokenizer, teacher_ids, train, dev, base)
+    arch = run_sweep(*args, list(arch_grid), measure_speed=True, name="arch_sweep.json")
+    return arch + run_sweep(*args, list(grid), measure_speed=False)
