@@ -255,7 +255,10 @@ def status(vault: str, as_json: bool, verbose: bool) -> None:
     default=None,
     help="Folder of .txt files for the transfer set (default RUN_DIR/corpus, built if absent).",
 )
-@click.option("--transfer-limit", type=int, default=None, help="At most N transfer sentences.")
+@click.option(
+    "--transfer-limit", type=int, default=150_000, show_default=True,
+    help="Transfer sentences sampled from the corpus for the teacher to label.",
+)
 @click.option("--set", "sets", multiple=True, help="Override a KDConfig knob: key=value.")
 def train(
     smoke: bool,

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--corpus", type=Path, default=None, help="folder of .txt transfer text")
-    ap.add_argument("--transfer-limit", type=int, default=None)
+    ap.add_argument("--transfer-limit", type=int, default=150_000)
     ap.add_argument("--set", action="append", default=[], help="KDConfig key=value")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
