@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -164,3 +165,19 @@ def test_error_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as info:
         OnnxPredictor(d)
     assert "\n" not in str(info.value)
+
+
+def test_shipped_model_meets_its_export_gates() -> None:
+    """The metrics the evaluation script wrote for the shipped model: the gates the issue sets."""
+    manifest = json.loads((MODEL_DIR / "student.json").read_text())
+    metrics = json.loads((MODEL_DIR / "metrics.json").read_text())
+    assert not manifest.get("interim") and not metrics.get("smoke")
+    assert metrics["parity"]["role_agreement"] >= 0.99
+    assert (MODEL_DIR / "student.onnx").stat().st_size <= 4.5 * 2**20
+    assert manifest["params"] <= 5_000_000
+    assert manifest["onnx_sha256"] == hashlib.sha256(
+        (MODEL_DIR / "student.onnx").read_bytes()
+    ).hexdigest()
+    # Card and metrics come from the same evaluation run.
+    card = (MODEL_DIR / "model-card.md").read_text(encoding="utf-8")
+    assert manifest["version"] in card and "## Goals" in card

@@ -342,6 +342,7 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
         "sweep": json.loads(sweep_path.read_text()) if sweep_path.exists() else None,
         "arch_sweep": json.loads(arch_path.read_text()) if arch_path.exists() else None,
         "data": _data_sizes(run),
+        "teacher": _teacher_summary(run),
     }
     write_reports(cfg.out, metrics)
     return metrics
@@ -360,6 +361,8 @@ def _data_sizes(run: Path) -> list[dict]:
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)
@@ -398,6 +401,7 @@ def render_card(metrics: dict[str, Any]) -> str:
         f"{p['embedding_cos_mean']:.4f} / {p['embedding_cos_min']:.4f} |"
     )
     lines += _quality_section(metrics)
+    lines += _teacher_section(metrics)
     lines += _sweep_section(metrics)
     if metrics.get("dev"):
         lines += ["", "## Dev (model selection)", "", "| metric | value |", "|---|---|"]
@@ -522,6 +526,62 @@ def _quality_section(metrics: dict[str, Any]) -> list[str]:
             f"- embedding Spearman ≥ 0.8: {g['embedding_spearman']:.3f} — "
             f"{yes(met['spearman_0.8'])}",
         ]
+    return lines
+
+
+def _teacher_summary(run: Path) -> dict[str, Any] | None:
+    """What the teacher was trained on and how far, from the run dir's reports."""
+    report = run / "teacher_report.json"
+    if not report.exists():
+        return None
+    r = json.loads(report.read_text())
+    probe = run / "probe_metrics.json"
+    keys = (
+        "train_sentences", "train_by_source", "dev_sentences", "transfer_sentences",
+        "transfer_with_hard_role", "transfer_role_argmax_counts", "corpus_by_source",
+        "teacher_config", "teacher_dev_metrics",
+    )
+    out = {k: r[k] for k in keys if k in r}
+    out["frozen_probe_dev_metrics"] = (
+        json.loads(probe.read_text()) if probe.exists() else r.get("frozen_probe_dev_metrics")
+    )
+    return out
+
+
+def _teacher_section(metrics: dict[str, Any]) -> list[str]:
+    t = metrics.get("teacher")
+    if not t:
+        return []
+    d = t.get("teacher_dev_metrics", {})
+    lines = [
+        "",
+        "## Teacher",
+        "",
+        "all-MiniLM-L6-v2 fine-tuned end to end with role and salience heads on "
+        f"{t.get('train_sentences', 0):,} labelled sentences "
+        f"({', '.join(f'{k} {v:,}' for k, v in sorted(t.get('train_by_source', {}).items()))}); "
+        f"{int(d.get('steps', 0))} of {int(d.get('planned_steps', 0))} planned steps "
+        f"(batch {t.get('teacher_config', {}).get('batch_size')}, stopped by the time budget "
+        "when fewer). Its embedding output is the original MiniLM's. It then labelled "
+        f"{t.get('transfer_sentences', 0):,} transfer sentences (corpus: "
+        f"{', '.join(f'{k} {v:,}' for k, v in sorted(t.get('corpus_by_source', {}).items()))}); "
+        "teacher argmax roles there: "
+        f"{', '.join(f'{k} {v:,}' for k, v in t.get('transfer_role_argmax_counts', {}).items())}.",
+    ]
+    p = t.get("frozen_probe_dev_metrics")
+    rows = [
+        ("seed dev macro-F1", "seed_macro_f1"),
+        ("ClaimBuster dev claim F1", "claimbuster_claim_f1"),
+        ("MRDA dev question F1", "mrda_question_f1"),
+        ("MRDA dev action F1", "mrda_action_f1"),
+    ]
+    lines += [
+        "",
+        "| dev metric | fine-tuned teacher | linear probe on frozen MiniLM |",
+        "|---|---|---|",
+    ]
+    for name, key in rows:
+        lines.append(f"| {name} | {_fmt(d.get(key))} | {_fmt((p or {}).get(key))} |")
     return lines
 
 
