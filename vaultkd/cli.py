@@ -245,7 +245,9 @@ def status(vault: str, as_json: bool, verbose: bool) -> None:
     "--stage",
     "stages",
     multiple=True,
-    help="Run only these stages: teacher, label, tokenizer, student, ablation, export, evaluate.",
+    help="Run only these stages: teacher, label, tokenizer, student, ablation, export, evaluate "
+    "(the default: all of them), or sweep (architecture and α/τ comparison) or card (re-render "
+    "metrics.json and the model card from the run dir without re-measuring).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--threads", type=int, default=2, show_default=True, help="CPU threads.")

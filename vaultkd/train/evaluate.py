@@ -613,6 +613,19 @@ def _sweep_section(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def refresh_reports(cfg: Any) -> dict[str, Any]:
+    """Re-read the run dir's reports (teacher, probe, sweeps) into the last evaluation's
+    metrics and re-render the card, without re-measuring anything (`--stage card`)."""
+    run = cfg.run_dir
+    metrics = json.loads((cfg.out / "metrics.json").read_text(encoding="utf-8"))
+    metrics["teacher"] = _teacher_summary(run)
+    for key, name in (("sweep", "sweep.json"), ("arch_sweep", "arch_sweep.json")):
+        if (run / name).exists():
+            metrics[key] = json.loads((run / name).read_text())
+    write_reports(cfg.out, metrics)
+    return metrics
+
+
 def write_reports(out: Path, metrics: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(

@@ -503,9 +503,15 @@ def stage_evaluate(cfg: PipelineConfig) -> dict:
     return evaluate_run(cfg)
 
 
+def stage_card(cfg: PipelineConfig) -> dict:
+    from vaultkd.train.evaluate import refresh_reports
+
+    return refresh_reports(cfg)
+
+
 def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
     """Run the chosen stages in order; each skips work whose output is already in the run dir."""
-    unknown = set(stages) - set(STAGES) - {"sweep"}
+    unknown = set(stages) - set(STAGES) - {"sweep", "card"}
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
@@ -520,7 +526,8 @@ def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
         "evaluate": stage_evaluate,
     }
     steps["sweep"] = stage_sweep
-    for name in (*STAGES[:3], "sweep", *STAGES[3:]):
+    steps["card"] = stage_card
+    for name in (*STAGES[:3], "sweep", *STAGES[3:], "card"):
         if name in stages:
             t0 = time.time()
             log.info("stage %s", name)
