@@ -152,3 +152,24 @@ def test_export_json_node_link(vault: Path, tmp_path: Path) -> None:
 def test_export_unknown_format(vault: Path, tmp_path: Path) -> None:
     with pytest.raises(VaultError, match="use .graphml, .gexf or .json"):
         VaultGraph.build(vault).export(tmp_path / "g.csv")
+
+
+def test_parallel_read_builds_the_same_graph(tmp_path: Path) -> None:
+    # Enough notes for the worker processes to start (graph._PARALLEL_MIN), with links,
+    # aliases, a same-name pair and a note that cannot be read.
+    from vaultkd.vault import graph as graph_mod
+
+    n = graph_mod._PARALLEL_MIN + 100
+    for i in range(n):
+        folder = tmp_path / f"f{i % 7}"
+        folder.mkdir(exist_ok=True)
+        body = f"---\naliases: [A{i}]\n---\n# N{i}\n[[N{(i + 1) % n}]] [[A{(i * 3) % n}]] #t{i % 5}\n"
+        (folder / f"N{i}.md").write_text(body, encoding="utf-8")
+    (tmp_path / "N1.md").write_text("root copy [[missing]]\n", encoding="utf-8")
+    (tmp_path / "bad.md").write_bytes(b"\xff\xfe\x00bad")
+    one = VaultGraph.build(tmp_path)
+    two = VaultGraph.build(tmp_path, jobs=2)
+    assert sorted(one.g.nodes(data=True)) == sorted(two.g.nodes(data=True))
+    edges = lambda g: sorted((u, v, sorted(d.items())) for u, v, d in g.edges(data=True))  # noqa: E731
+    assert edges(one.g) == edges(two.g) and one.g.number_of_edges() >= 2 * n
+    assert one.errors == two.errors and "bad.md" in two.errors

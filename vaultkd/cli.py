@@ -514,7 +514,7 @@ def graph(
     from pathlib import Path
 
     from vaultkd.vault.errors import VaultError
-    from vaultkd.vault.graph import VaultGraph
+    from vaultkd.vault.graph import VaultGraph, graph_jobs
 
     root = Path(vault)
     if not root.is_dir():
@@ -527,9 +527,9 @@ def graph(
                     bar.length = total
                     bar.update(done - bar.pos)
 
-                vg = VaultGraph.build(root, progress=step)
+                vg = VaultGraph.build(root, progress=step, jobs=graph_jobs())
         else:
-            vg = VaultGraph.build(root)
+            vg = VaultGraph.build(root, jobs=graph_jobs())
         if export_path:
             vg.export(Path(export_path))
     except (VaultError, OSError) as exc:

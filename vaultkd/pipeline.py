@@ -43,7 +43,7 @@ from vaultkd.distill.types import Connection, Distillation, Rendered, Sentence
 from vaultkd.model.predictor import Predictions, Predictor
 from vaultkd.roles import ROLES
 from vaultkd.vault.errors import NoteReadError
-from vaultkd.vault.graph import VaultGraph
+from vaultkd.vault.graph import VaultGraph, graph_jobs
 from vaultkd.vault.note import Note
 from vaultkd.vault.parse import parse_note
 from vaultkd.write.atomic import ChangedOnDisk, read_bytes, remove_temp_files
@@ -169,7 +169,7 @@ class Session:
                 from vaultkd.model.runtime import load_predictor
 
                 predictor = load_predictor()
-            graph = VaultGraph.build(root)
+            graph = VaultGraph.build(root, jobs=graph_jobs())
         except BaseException:
             db.close()
             raise

@@ -14,6 +14,7 @@ no outgoing links and its one-line error is kept in `VaultGraph.errors`.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -37,6 +38,44 @@ def _default_reader(root: Path, rel_path: str) -> Note:
     return read_links(root, rel_path)
 
 
+_ReadResult = list[tuple[str, Note, str | None]]  # (path, note, one-line error or None)
+_PARALLEL_MIN = 500  # below this many notes, starting workers costs more than it saves
+
+
+def graph_jobs() -> int:
+    """Reader processes for a vault read: one per core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _read_chunk(root: Path, paths: list[str], read: NoteReader) -> _ReadResult:
+    out: _ReadResult = []
+    for path in paths:
+        try:
+            out.append((path, read(root, path), None))
+        except NoteReadError as e:
+            out.append((path, Note(path=path, text=""), str(e)))
+    return out
+
+
+def _read_parallel(
+    root: Path, paths: list[str], read: NoteReader, jobs: int
+) -> Iterable[_ReadResult] | None:
+    """Chunks of read notes from `jobs` worker processes, in order; None when not worth it."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    if len(paths) < _PARALLEL_MIN:
+        return None
+    # fork is cheap, but forking a process that runs other threads (the daemon's observer)
+    # can deadlock a child; spawn is safe there.
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    size = max(50, len(paths) // (jobs * 8))
+    parts = [paths[i : i + size] for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        return list(pool.map(_read_chunk, [root] * len(parts), parts, [read] * len(parts)))
+
+
 class VaultGraph:
     def __init__(self) -> None:
         self.g: nx.MultiDiGraph = nx.MultiDiGraph()
@@ -53,26 +92,33 @@ class VaultGraph:
         root: Path,
         reader: NoteReader | None = None,
         progress: Callable[[int, int], None] | None = None,
+        jobs: int = 1,
     ) -> VaultGraph:
         """Scan and read a vault. `reader(root, rel_path) -> Note` defaults to the fast link
-        reader (`quick.read_links`); pass `scan.read_note` for fully parsed notes."""
+        reader (`quick.read_links`); pass `scan.read_note` for fully parsed notes.
+
+        `jobs` > 1 reads notes in that many worker processes (reading is most of the work and
+        is pure Python, so threads would not help); the graph itself is built here.
+        """
         root = Path(root)
         files = scan_vault(root)
         read = reader or _default_reader
+        attachments = [f.path for f in files if f.kind == "attachment"]
+        paths = [f.path for f in files if f.kind != "attachment"]
         notes: list[Note] = []
-        attachments: list[str] = []
         errors: dict[str, str] = {}
-        for i, f in enumerate(files):
-            if f.kind == "attachment":
-                attachments.append(f.path)
-                continue
-            try:
-                notes.append(read(root, f.path))
-            except NoteReadError as e:
-                errors[f.path] = str(e)
-                notes.append(Note(path=f.path, text=""))
+        chunks = _read_parallel(root, paths, read, jobs) if jobs > 1 else None
+        if chunks is None:
+            chunks = (_read_chunk(root, [p], read) for p in paths)
+        done = len(attachments)
+        for chunk in chunks:
+            for path, note, error in chunk:
+                if error is not None:
+                    errors[path] = error
+                notes.append(note)
+            done += len(chunk)
             if progress is not None:
-                progress(i + 1, len(files))
+                progress(done, len(files))
         graph = cls.from_notes(notes, attachments)
         graph.errors = errors
         return graph
