@@ -163,7 +163,8 @@ def test_parallel_read_builds_the_same_graph(tmp_path: Path) -> None:
     for i in range(n):
         folder = tmp_path / f"f{i % 7}"
         folder.mkdir(exist_ok=True)
-        body = f"---\naliases: [A{i}]\n---\n# N{i}\n[[N{(i + 1) % n}]] [[A{(i * 3) % n}]] #t{i % 5}\n"
+        links = f"[[N{(i + 1) % n}]] [[A{(i * 3) % n}]] #t{i % 5}"
+        body = f"---\naliases: [A{i}]\n---\n# N{i}\n{links}\n"
         (folder / f"N{i}.md").write_text(body, encoding="utf-8")
     (tmp_path / "N1.md").write_text("root copy [[missing]]\n", encoding="utf-8")
     (tmp_path / "bad.md").write_bytes(b"\xff\xfe\x00bad")
