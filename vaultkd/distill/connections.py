@@ -122,15 +122,18 @@ def find_connections(
     """
     index = vectors if isinstance(vectors, VectorIndex) else VectorIndex(vectors)
     g = _graph_of(graph)
-    cos: dict[str, float] = {}
-    if vector is not None and index.paths:
-        sims = index.cosines(vector)
-        cos = {p: float(sims[i]) for i, p in enumerate(index.paths)}
+    sims = (
+        index.cosines(vector) if vector is not None and index.paths else np.zeros(0, np.float32)
+    )
     linked = _note_neighbours(g, path, generated) if g is not None else set()
     aa = adamic_adar(g, path, generated) if g is not None else {}
 
+    def cos_of(p: str) -> float:
+        i = index.pos.get(p)
+        return float(sims[i]) if i is not None and i < len(sims) else 0.0
+
     def combined(p: str) -> tuple[float, str]:
-        c = max(0.0, cos.get(p, 0.0))
+        c = max(0.0, cos_of(p))
         a = aa.get(p, 0.0)
         a = a / (1.0 + a)
         via = "+".join(name for name, v in (("embedding", c), ("graph", a)) if v > 0) or "none"
@@ -141,11 +144,40 @@ def find_connections(
         score, _ = combined(p)
         out.append(Connection(p, round(score, DIGITS), True, "link"))
     out.sort(key=lambda c: (-c.score, c.target))
-    candidates = (set(cos) | set(aa)) - linked - {path}
+    if k <= 0:
+        return out
+
+    def eligible(p: str) -> bool:
+        if p == path or p in linked or is_generated(p, generated):
+            return False
+        return not (g is not None and p in g and not _is_note(g, p))
+
+    # Scores of every indexed note at once; graph-only notes (no vector) are added after.
+    scores = EMBEDDING_WEIGHT * np.maximum(sims.astype(np.float64), 0.0)
+    graph_only: dict[str, float] = {}
+    for p, a in aa.items():
+        bonus = (1.0 - EMBEDDING_WEIGHT) * (a / (1.0 + a))
+        i = index.pos.get(p)
+        if i is not None and i < len(scores):
+            scores[i] += bonus
+        else:
+            graph_only[p] = bonus
+    # Walk down the ranking until k eligible notes are found, then keep going while a note
+    # could still tie the k-th once scores are rounded (ties are broken by path).
+    picked: dict[str, float] = {}
+    floor = None
+    for i in np.argsort(-scores, kind="stable"):
+        sc = float(scores[i])
+        if sc < MIN_SUGGESTION or (floor is not None and sc < floor):
+            break
+        p = index.paths[i]
+        if eligible(p):
+            picked[p] = sc
+            if floor is None and len(picked) >= k:
+                floor = round(sc, DIGITS) - 10.0 ** -DIGITS
+    picked.update({p: sc for p, sc in graph_only.items() if sc >= MIN_SUGGESTION and eligible(p)})
     suggestions: list[Connection] = []
-    for p in candidates:
-        if is_generated(p, generated) or (g is not None and p in g and not _is_note(g, p)):
-            continue
+    for p in picked:
         score, via = combined(p)
         if score >= MIN_SUGGESTION:
             suggestions.append(Connection(p, round(score, DIGITS), False, via))
