@@ -261,14 +261,14 @@ def test_nothing_written_outside_the_vault(tmp_path: Path) -> None:
         assert len(p.name.encode()) <= 255
 
 
-def test_connections_from_nearest_candidates_equal_the_whole_vault(tmp_path: Path) -> None:
+def test_session_connections_equal_a_plain_whole_vault_ranking(tmp_path: Path) -> None:
+    # The session shares neighbour sets between notes (memo); the result must not change.
     from vaultkd.distill.connections import VectorIndex, find_connections
-    from vaultkd.pipeline import CANDIDATES
 
     root = tmp_path / "big"
     (root / ".obsidian").mkdir(parents=True)
     topics = ["cache latency", "sleep memory", "release QA", "pricing plan", "sync queue"]
-    for i in range(CANDIDATES * 2 + 10):
+    for i in range(140):
         t = topics[i % len(topics)]
         link = f" See [[N{(i * 7) % 50}]]." if i % 3 == 0 else ""
         (root / f"N{i}.md").write_text(
@@ -288,3 +288,16 @@ def test_connections_from_nearest_candidates_equal_the_whole_vault(tmp_path: Pat
             )
             want = [{"target": c.target, "score": c.score, "linked": c.linked} for c in full]
             assert got["connections"] == want, rel
+
+
+def test_title_index_hands_out_every_title_a_new_one_could_clash_with() -> None:
+    from vaultkd.distill.titles import make_title
+    from vaultkd.pipeline import _TitleIndex
+
+    long = "Spacing beats cramming for anything you want to remember for longer than a week"
+    index = _TitleIndex(["Idea", "Idea 2", make_title(long), make_title(long, [make_title(long)])])
+    near = index.near(["Idea.", long])
+    # Short titles and their numbered variants share a bucket; so do a long title's.
+    assert make_title("Idea.", near) == "Idea 3"
+    assert make_title(long, near).endswith(" 3")
+    assert "Idea" not in index.near(["Something else entirely."])

@@ -15,7 +15,7 @@ Notes too short to distil get no files; the run says so. Generated notes are nev
 from __future__ import annotations
 
 import logging
-import unicodedata
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,18 +27,11 @@ from typing import Any
 import numpy as np
 
 from vaultkd.config import CONFIG_NAME, STATE_DIR, Config
-from vaultkd.distill.connections import (
-    EMBEDDING_WEIGHT,
-    MIN_SUGGESTION,
-    VectorIndex,
-    adamic_adar,
-    find_connections,
-    note_vector,
-)
+from vaultkd.distill.connections import Neighbours, VectorIndex, find_connections, note_vector
 from vaultkd.distill.core import distill_note
 from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
 from vaultkd.distill.segment import sentences_of as note_sentences
-from vaultkd.distill.titles import make_title
+from vaultkd.distill.titles import make_title, title_key
 from vaultkd.distill.types import Connection, Distillation, Rendered, Sentence
 from vaultkd.model.predictor import Predictions, Predictor
 from vaultkd.roles import ROLES
@@ -57,7 +50,6 @@ log = logging.getLogger(__name__)
 
 STATE_DB = "state.db"
 BATCH_SENTENCES = 512  # sentences per model call when predicting many notes at once
-CANDIDATES = 64  # nearest notes by cosine checked for connections (see Session._connections)
 
 
 class VaultNotFound(Exception):
@@ -285,13 +277,11 @@ class Session:
         index = VectorIndex(
             {k: v for k, v in self._index.items() if (self.root / k).is_file()}
         ) if prepared else VectorIndex({})
-        nearest = _nearest(index, [p.rel for _, p in prepared], CANDIDATES)
+        memo: Neighbours = {}  # the link graph does not change during pass 2
         writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
         for i, p in prepared:
             try:
-                results[i] = self._finish(
-                    p, writer, inline, block_refs, mode, index, nearest.get(p.rel)
-                )
+                results[i] = self._finish(p, writer, inline, block_refs, mode, index, memo)
             except (OSError, UnsafePath) as exc:
                 results[i] = NoteResult(p.rel, "error", message=f"{p.rel}: {exc}")
             except Exception as exc:  # noqa: BLE001 - one bad note must not stop a vault run
@@ -394,11 +384,11 @@ class Session:
 
     def _finish(
         self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
-        index: VectorIndex, nearest: tuple[list[str], float] | None,
+        index: VectorIndex, memo: Neighbours,
     ) -> NoteResult:
         assert p.preds is not None
         config = replace(self.config, inline=inline, block_refs=block_refs)
-        connections = self._connections(p.rel, config, index, nearest)
+        connections = self._connections(p.rel, config, index, memo)
         d = distill_note(
             p.note, p.sentences, p.preds, config, connections,
             taken_titles=self._taken_titles(p.rel, p.sentences),
@@ -459,35 +449,13 @@ class Session:
         return NoteResult(p.rel, status, written, wr.kept, message, report)
 
     def _connections(
-        self, rel: str, config: Config, index: VectorIndex,
-        nearest: tuple[list[str], float] | None,
+        self, rel: str, config: Config, index: VectorIndex, memo: Neighbours
     ) -> list[Connection]:
-        """`find_connections` over the note's nearest vectors instead of the whole vault.
-
-        The candidates are the CANDIDATES nearest notes by cosine plus every note the graph
-        relates (links, Adamic–Adar). A note left out has no graph score and a cosine at most
-        the last candidate's, so its score is at most EMBEDDING_WEIGHT × that; when the k-th
-        suggestion beats this bound (or it is below MIN_SUGGESTION) the result equals a run
-        over the whole vault, otherwise the whole vault is used.
-        """
         generated = (f"{config.distilled_folder}/", f"{config.atomic_folder}/")
-        vector = self._index.get(rel)
-        k = config.connections
-        if nearest is None or vector is None:
-            return find_connections(rel, vector, index, self.graph, k, generated=generated)
-        paths, bound_cos = nearest
-        g = self.graph.g
-        around: set[str] = set(paths)
-        if rel in g:
-            around |= set(g.successors(rel)) | set(g.predecessors(rel))
-            around |= set(adamic_adar(g, rel, generated))
-        small = {q: self._index[q] for q in around if q in self._index and q in index.pos}
-        conns = find_connections(rel, vector, small, self.graph, k, generated=generated)
-        bound = EMBEDDING_WEIGHT * max(0.0, bound_cos) + 1e-3  # scores are rounded
-        suggested = [c for c in conns if not c.linked]
-        if bound < MIN_SUGGESTION or (len(suggested) == k and suggested[-1].score > bound):
-            return conns
-        return find_connections(rel, vector, index, self.graph, k, generated=generated)
+        return find_connections(
+            rel, self._index.get(rel), index, self.graph, config.connections,
+            generated=generated, memo=memo,
+        )
 
     def _source_edit(
         self, p: _Prepared, d: Distillation, inline: bool, block_refs: bool
@@ -638,26 +606,6 @@ def undo_note(vault_root: Path, rel_path: str, *, force: bool = False) -> str:
         db.close()
 
 
-def _nearest(
-    index: VectorIndex, rels: Sequence[str], m: int
-) -> dict[str, tuple[list[str], float]]:
-    """Per note, its m nearest notes by cosine and the cosine of the m-th; one matrix product
-    per chunk of notes instead of a Python loop over the vault per note."""
-    out: dict[str, tuple[list[str], float]] = {}
-    n = index.matrix.shape[0]
-    if n <= m + 1:
-        return out  # small vault: the whole index is the candidate set
-    rows = [index.pos[r] for r in rels if r in index.pos]
-    for start in range(0, len(rows), 512):
-        chunk = rows[start : start + 512]
-        sims = index.matrix[chunk] @ index.matrix.T
-        for row, r in zip(sims, chunk, strict=True):
-            top = np.argpartition(-row, m)[: m + 1]
-            top = top[np.argsort(-row[top], kind="stable")]
-            out[index.paths[r]] = ([index.paths[j] for j in top[:m] if j != r], float(row[top[m]]))
-    return out
-
-
 class _TitleIndex:
     """Note titles of the vault, bucketed so each note checks only titles it could collide with.
 
@@ -667,7 +615,8 @@ class _TitleIndex:
     vault does not hand every note the full list of 10,000 titles.
     """
 
-    PREFIX = 6
+    PREFIX = 24  # < the (80 - 5) // 2 characters every shortened candidate keeps
+    _NUMBER = re.compile(r" \d+$")
 
     def __init__(self, titles: Iterable[str] = ()) -> None:
         self._buckets: dict[str, Counter[str]] = {}
@@ -676,7 +625,8 @@ class _TitleIndex:
 
     @classmethod
     def _key(cls, title: str) -> str:
-        return unicodedata.normalize("NFC", title).casefold()[: cls.PREFIX]
+        # Without a " 2"-style suffix, so "Idea" and "Idea 2" share a bucket however short.
+        return title_key(cls._NUMBER.sub("", title))[: cls.PREFIX]
 
     def add(self, title: str) -> None:
         self._buckets.setdefault(self._key(title), Counter())[title] += 1

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vaultkd.distill.titles import make_title
+from vaultkd.distill.titles import TitleKeys, make_title
 from vaultkd.distill.types import AtomicIdea, Item, ScoredSentence
 
 MAX_IDEAS = 5  # "a handful" per note: more would fragment it
@@ -82,11 +82,11 @@ def atomic_ideas(
         for fit, j in extra[: MAX_SUPPORT - len(support[c])]:
             support[c].append((fit, j))
             owner.add(j)
-    taken = list(taken_titles)
+    taken = TitleKeys.of(taken_titles)
     ideas: list[AtomicIdea] = []
     for i in chosen:
         title = make_title(scored[i].sentence.text, taken)
-        taken.append(title)
+        taken.add_title(title)
         members = tuple(sorted(j for _, j in support[i]))
         ideas.append(AtomicIdea(title=title, claim=i, support=members, related=tuple(related)))
     return tuple(ideas)

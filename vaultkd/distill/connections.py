@@ -78,7 +78,17 @@ def _is_note(g: Any, node: str) -> bool:
     return node.lower().endswith(".md")
 
 
-def _note_neighbours(g: Any, node: str, prefixes: Sequence[str]) -> set[str]:
+Neighbours = dict[str, set[str]]  # memo of _note_neighbours for one unchanging graph
+
+
+def _note_neighbours(
+    g: Any, node: str, prefixes: Sequence[str], memo: Neighbours | None = None
+) -> set[str]:
+    if memo is not None:
+        found = memo.get(node)
+        if found is None:
+            found = memo[node] = _note_neighbours(g, node, prefixes)
+        return found
     if node not in g:
         return set()
     if g.is_directed():
@@ -88,15 +98,18 @@ def _note_neighbours(g: Any, node: str, prefixes: Sequence[str]) -> set[str]:
     return {n for n in around if n != node and _is_note(g, n) and not is_generated(n, prefixes)}
 
 
-def adamic_adar(g: Any, node: str, prefixes: Sequence[str] = GENERATED) -> dict[str, float]:
+def adamic_adar(
+    g: Any, node: str, prefixes: Sequence[str] = GENERATED, memo: Neighbours | None = None
+) -> dict[str, float]:
     """Adamic–Adar index of `node` with every note two steps away on the undirected note graph.
 
     Same definition as `networkx.adamic_adar_index` on that graph, computed only around the
-    node so a 10,000-note vault costs what the node's neighbourhood costs.
+    node so a 10,000-note vault costs what the node's neighbourhood costs. `memo` shares
+    neighbour sets between calls on the same unchanged graph (a vault-wide run).
     """
     scores: dict[str, float] = {}
-    for u in _note_neighbours(g, node, prefixes):
-        around = _note_neighbours(g, u, prefixes)
+    for u in _note_neighbours(g, node, prefixes, memo):
+        around = _note_neighbours(g, u, prefixes, memo)
         if len(around) < 2:
             continue  # log(1) = 0: a neighbour that links only to us says nothing
         w = 1.0 / math.log(len(around))
@@ -114,6 +127,7 @@ def find_connections(
     k: int,
     *,
     generated: Sequence[str] = GENERATED,
+    memo: Neighbours | None = None,
 ) -> list[Connection]:
     """Linked notes (all, best first) followed by up to k suggestions (best first).
 
@@ -125,8 +139,8 @@ def find_connections(
     sims = (
         index.cosines(vector) if vector is not None and index.paths else np.zeros(0, np.float32)
     )
-    linked = _note_neighbours(g, path, generated) if g is not None else set()
-    aa = adamic_adar(g, path, generated) if g is not None else {}
+    linked = set(_note_neighbours(g, path, generated, memo)) if g is not None else set()
+    aa = adamic_adar(g, path, generated, memo) if g is not None else {}
 
     def cos_of(p: str) -> float:
         i = index.pos.get(p)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 MAX_TITLE = 80
 # Windows rejects \ / : * ? " < > |, Obsidian links break on # ^ [ ] |, and a leading dot would
@@ -71,6 +71,23 @@ def is_reserved(stem: str) -> bool:
     return base in _RESERVED
 
 
+def title_key(title: str) -> str:
+    """How titles are compared for uniqueness: NFC, case-folded (as on macOS and Windows)."""
+    return unicodedata.normalize("NFC", title).casefold()
+
+
+class TitleKeys(set[str]):
+    """`title_key`s of taken titles, built once and grown as titles are handed out, so a
+    caller making several titles does not re-fold the vault's titles for each one."""
+
+    @classmethod
+    def of(cls, titles: Iterable[str]) -> TitleKeys:
+        return cls(title_key(t) for t in titles)
+
+    def add_title(self, title: str) -> None:
+        self.add(title_key(title))
+
+
 def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITLE) -> str:
     """A safe, unique title (file name stem, no `.md`) for an idea stated by `claim`.
 
@@ -87,7 +104,7 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     if not text or is_reserved(text):
         # "AUX.md idea" would still be a device name on Windows, so the prefix goes in front.
         text = f"Idea {text}" if text else FALLBACK
-    taken_keys = {unicodedata.normalize("NFC", t).casefold() for t in taken}
+    taken_keys = taken if isinstance(taken, TitleKeys) else TitleKeys.of(taken)
     if text.casefold() not in taken_keys:
         return text
     for n in range(2, 10_000):
