@@ -301,3 +301,21 @@ def test_title_index_hands_out_every_title_a_new_one_could_clash_with() -> None:
     assert make_title("Idea.", near) == "Idea 3"
     assert make_title(long, near).endswith(" 3")
     assert "Idea" not in index.near(["Something else entirely."])
+
+
+def test_a_note_gets_the_same_numbers_alone_or_in_a_vault_run(tmp_path: Path) -> None:
+    # With the shipped int8 model: its activations are quantised per batch, so the pipeline
+    # must never batch one note with others (a resumed run would write different bytes).
+    import shutil
+
+    from sample import pristine_sample_vault
+
+    root = tmp_path / "v"
+    shutil.copytree(pristine_sample_vault(), root)
+    notes = ["Meetings/2026-03-16 Retro.md", "Reading/Make It Stick.md", "Topics/Sleep.md"]
+    dry = DistillOptions(force=True, dry_run=True)
+    with Session.open(root) as s:
+        together = {r.note: r.report for r in s.distill(s.sources(), dry)}
+        for note in notes:
+            alone = s.distill([note], dry)[0].report
+            assert alone is not None and alone == together[note], note

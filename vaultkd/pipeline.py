@@ -114,10 +114,6 @@ def _empty_predictions(dim: int) -> Predictions:
     )
 
 
-def _slice(p: Predictions, a: int, b: int) -> Predictions:
-    return Predictions(p.role_probs[a:b], p.salience[a:b], p.embeddings[a:b])
-
-
 def note_embedding(preds: Predictions, dim: int) -> np.ndarray:
     """A note's vector for connections (see `distill.connections.note_vector`)."""
     if len(preds) == 0:
@@ -362,13 +358,11 @@ class Session:
             batches.append(batch)
 
         def run(group: list[_Prepared]) -> int:
-            texts = [s.text for p in group for s in p.sentences]
-            preds = self.predictor.predict(texts)
-            at = 0
+            # One model call per note: the int8 model quantises activations per batch, so a
+            # note's numbers must not depend on which other notes happen to share its batch
+            # (a run resumed after a kill must write what an uninterrupted run writes).
             for p in group:
-                n = len(p.sentences)
-                p.preds = _slice(preds, at, at + n)
-                at += n
+                p.preds = self.predictor.predict([s.text for s in p.sentences])
             return len(group)
 
         if jobs > 1 and len(batches) > 1:

@@ -13,6 +13,7 @@ no outgoing links and its one-line error is kept in `VaultGraph.errors`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -51,7 +52,9 @@ def _read_chunk(root: Path, paths: list[str], read: NoteReader) -> _ReadResult:
     out: _ReadResult = []
     for path in paths:
         try:
-            out.append((path, read(root, path), None))
+            # The graph needs links, tags and aliases, not the text: dropping it here keeps a
+            # vault's worth of text out of memory and out of the worker → parent pickles.
+            out.append((path, dataclasses.replace(read(root, path), text=""), None))
         except NoteReadError as e:
             out.append((path, Note(path=path, text=""), str(e)))
     return out
