@@ -174,3 +174,11 @@ def test_parallel_read_builds_the_same_graph(tmp_path: Path) -> None:
     edges = lambda g: sorted((u, v, sorted(d.items())) for u, v, d in g.edges(data=True))  # noqa: E731
     assert edges(one.g) == edges(two.g) and one.g.number_of_edges() >= 2 * n
     assert one.errors == two.errors and "bad.md" in two.errors
+
+
+def test_spawned_workers_do_not_rerun_the_cli() -> None:
+    # Spawned reader processes import the parent's main module as "__mp_main__"; for
+    # `python -m vaultkd` that module must not start a CLI run of its own.
+    import runpy
+
+    runpy.run_module("vaultkd.__main__", run_name="__mp_main__")
