@@ -182,3 +182,21 @@ def test_spawned_workers_do_not_rerun_the_cli() -> None:
     import runpy
 
     runpy.run_module("vaultkd.__main__", run_name="__mp_main__")
+
+
+def test_parallel_read_falls_back_when_no_worker_can_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+
+    from vaultkd.vault import graph as graph_mod
+
+    for i in range(graph_mod._PARALLEL_MIN + 1):
+        (tmp_path / f"N{i}.md").write_text(f"[[N{i + 1}]]\n", encoding="utf-8")
+
+    def no_workers(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_workers)
+    g = VaultGraph.build(tmp_path, jobs=2)
+    assert g.g.number_of_edges() == graph_mod._PARALLEL_MIN + 1

@@ -67,6 +67,7 @@ def _read_parallel(
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     if len(paths) < _PARALLEL_MIN:
         return None
@@ -75,8 +76,12 @@ def _read_parallel(
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     size = max(50, len(paths) // (jobs * 8))
     parts = [paths[i : i + size] for i in range(0, len(paths), size)]
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
-        return list(pool.map(_read_chunk, [root] * len(parts), parts, [read] * len(parts)))
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+            return list(pool.map(_read_chunk, [root] * len(parts), parts, [read] * len(parts)))
+    except (OSError, BrokenProcessPool):
+        # No worker processes here (a sandbox, no /dev/shm, a killed worker): read in-process.
+        return None
 
 
 class VaultGraph:
