@@ -293,12 +293,7 @@ def stage_teacher(cfg: PipelineConfig) -> Path:
 
 def stage_label(cfg: PipelineConfig) -> Path:
     from vaultkd.train.corpus import build_corpus, load_transfer
-    from vaultkd.train.teacher import (
-        cached_embedding,
-        export_teacher_onnx,
-        label_transfer,
-        write_teacher_report,
-    )
+    from vaultkd.train.teacher import label_and_report
 
     npz = cfg.run_dir / "transfer_labels.npz"
     if npz.exists() and (cfg.run_dir / "transfer.txt").exists():
@@ -314,24 +309,9 @@ def stage_label(cfg: PipelineConfig) -> Path:
         )
     texts = load_transfer(corpus, 500 if cfg.smoke else cfg.transfer_limit, cfg.seed)
     train, _ = _labelled_sets(cfg)
-    t0 = time.time()
-    onnx_path = cfg.run_dir / "teacher.onnx"
-    # MiniLM's embedding half may already be done (`python -m vaultkd.train.teacher embed`,
-    # run while the teacher fine-tunes): then only the fine-tuned role/salience half runs.
-    emb = cached_embedding(cfg.run_dir, texts)
-    if emb is not None:
-        onnx_path = cfg.run_dir / "teacher_heads.onnx"
-        if not onnx_path.exists():
-            export_teacher_onnx(cfg.run_dir / "teacher", onnx_path, part="heads")
-    label_transfer(
-        cfg.run_dir,
-        texts,
-        train=train,
-        onnx_path=onnx_path,
-        threads=cfg.threads,
-        embedding=emb,
+    label_and_report(
+        cfg.run_dir, texts, train, onnx_path=cfg.run_dir / "teacher.onnx", threads=cfg.threads
     )
-    write_teacher_report(cfg.run_dir, train, label_seconds=time.time() - t0)
     _append_log(cfg.run_dir, {"event": "transfer", "sentences": len(texts)})
     return npz
 

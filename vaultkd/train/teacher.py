@@ -726,6 +726,36 @@ def write_teacher_report(
     return out
 
 
+def label_and_report(
+    run_dir: Path,
+    texts: Sequence[str],
+    train: Sequence[LabelledSentence],
+    *,
+    onnx_path: Path | None,
+    batch_size: int = 64,
+    threads: int = 2,
+) -> None:
+    """`label_transfer` + `write_teacher_report`, reusing MiniLM embeddings that `embed`
+    computed earlier (e.g. while the teacher fine-tuned): then only the fine-tuned
+    role/salience half runs. `onnx_path` None labels with PyTorch."""
+    t0 = time.perf_counter()
+    emb = cached_embedding(run_dir, texts)
+    if emb is not None and onnx_path is not None:
+        onnx_path = run_dir / "teacher_heads.onnx"
+        if not onnx_path.exists():
+            export_teacher_onnx(run_dir / "teacher", onnx_path, part="heads")
+    label_transfer(
+        run_dir,
+        texts,
+        train=train,
+        onnx_path=onnx_path,
+        batch_size=batch_size,
+        threads=threads,
+        embedding=emb,
+    )
+    write_teacher_report(run_dir, train, label_seconds=time.perf_counter() - t0)
+
+
 # --- the frozen-embedding probe (the baseline end-to-end fine-tuning must beat) --------------
 
 
@@ -858,22 +888,9 @@ def main(argv: list[str] | None = None) -> int:
             texts = load_transfer(args.corpus or args.run_dir / "corpus", args.limit, args.seed)
             train = labelled.load_labelled("train", seed=args.seed)
             onnx_path = None if args.torch else args.run_dir / "teacher.onnx"
-            t0 = time.perf_counter()
-            emb = cached_embedding(args.run_dir, texts)
-            if emb is not None and onnx_path is not None:
-                # Embeddings are done: only the fine-tuned half needs to run.
-                onnx_path = args.run_dir / "teacher_heads.onnx"
-                if not onnx_path.exists():
-                    export_teacher_onnx(args.run_dir / "teacher", onnx_path, part="heads")
-            label_transfer(
-                args.run_dir,
-                texts,
-                train=train,
-                onnx_path=onnx_path,
-                batch_size=args.batch_size,
-                embedding=emb,
+            label_and_report(
+                args.run_dir, texts, train, onnx_path=onnx_path, batch_size=args.batch_size
             )
-            write_teacher_report(args.run_dir, train, label_seconds=time.perf_counter() - t0)
         elif args.cmd == "embed":
             from vaultkd.train.corpus import load_transfer
 

@@ -71,30 +71,9 @@ def atomic_write(path: Path, data: bytes, *, expected: bytes | None | _Any = ANY
     `expected` is what the caller last read (None: the file must not exist); when the file
     on disk differs, `ChangedOnDisk` is raised and the file is left as it is.
     """
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=TEMP_SUFFIX, dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)  # keep the user's permissions
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        # The window between this check and the rename is microseconds; Obsidian's own saves
-        # are atomic renames too, so the worst case is the same as two editors racing.
-        if not isinstance(expected, _Any) and read_bytes(path) != expected:
-            raise ChangedOnDisk(path)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(folder)
+    failed = atomic_write_many([(path, data, expected)])[0]
+    if failed is not None:
+        raise failed
 
 
 def atomic_write_many(
@@ -134,10 +113,12 @@ def atomic_write_many(
     for (path, _, expected), (_, tmp, _) in zip(items, staged, strict=True):
         try:
             try:
-                mode = stat.S_IMODE(path.stat().st_mode)
+                mode = stat.S_IMODE(path.stat().st_mode)  # keep the user's permissions
             except FileNotFoundError:
                 mode = 0o666 & ~_umask()
             os.chmod(tmp, mode)
+            # The window between this check and the rename is microseconds; Obsidian's own
+            # saves are atomic renames too, so the worst case is two editors racing.
             if not isinstance(expected, _Any) and read_bytes(path) != expected:
                 raise ChangedOnDisk(path)
             os.replace(tmp, path)
