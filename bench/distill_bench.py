@@ -36,9 +36,9 @@ def run(vault: Path, jobs: int) -> dict[str, float]:
         opened = time.perf_counter() - t0
         todo = session.pending()
         listed = time.perf_counter() - t0
-        results = session.distill(todo, jobs=jobs)
+        results = session.distill(todo, jobs=jobs, reports=False)
     wall = time.perf_counter() - t0
-    sentences = sum(len(r.report["sentences"]) for r in results if r.report)
+    sentences = sum(r.sentences for r in results)
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1

@@ -290,17 +290,25 @@ def test_session_connections_equal_a_plain_whole_vault_ranking(tmp_path: Path) -
             assert got["connections"] == want, rel
 
 
-def test_title_index_hands_out_every_title_a_new_one_could_clash_with() -> None:
+def test_title_index_sees_every_vault_title_but_lets_a_note_reuse_its_own() -> None:
     from vaultkd.distill.titles import make_title
     from vaultkd.pipeline import _TitleIndex
 
     long = "Spacing beats cramming for anything you want to remember for longer than a week"
     index = _TitleIndex(["Idea", "Idea 2", make_title(long), make_title(long, [make_title(long)])])
-    near = index.near(["Idea.", long])
-    # Short titles and their numbered variants share a bucket; so do a long title's.
-    assert make_title("Idea.", near) == "Idea 3"
-    assert make_title(long, near).endswith(" 3")
-    assert "Idea" not in index.near(["Something else entirely."])
+    taken = index.taken(own=[])
+    assert make_title("Idea.", taken) == "Idea 3"
+    assert make_title(long, taken).endswith(" 3")
+    assert make_title("Something else entirely.", taken) == "Something else entirely"
+    # Case and Unicode normalisation collide as on macOS and Windows file systems.
+    assert make_title("IDEA.", index.taken(own=[])) == "IDEA 3"
+    # A note's own earlier outputs are free for it to reuse; another note's copy is not.
+    assert make_title("Idea.", index.taken(own=["Idea"])) == "Idea"
+    index.add("Idea")
+    assert make_title("Idea.", index.taken(own=["Idea"])) == "Idea 3"
+    index.remove("Idea")
+    index.remove("Idea")
+    assert make_title("Idea.", index.taken(own=[])) == "Idea"
 
 
 def test_a_note_gets_the_same_numbers_alone_or_in_a_vault_run(tmp_path: Path) -> None:
@@ -319,3 +327,88 @@ def test_a_note_gets_the_same_numbers_alone_or_in_a_vault_run(tmp_path: Path) ->
         for note in notes:
             alone = s.distill([note], dry)[0].report
             assert alone is not None and alone == together[note], note
+
+
+def _sample_copy(dest: Path) -> Path:
+    import shutil
+
+    from sample import pristine_sample_vault
+
+    shutil.copytree(pristine_sample_vault(), dest)
+    return dest
+
+
+def test_a_vault_sized_run_packs_notes_between_passes_and_writes_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    small, packed = _sample_copy(tmp_path / "small"), _sample_copy(tmp_path / "packed")
+    with open_session(small) as s:
+        want = s.distill(s.sources())
+    unpacked: list[str] = []
+    real_unpack = pipeline._Prepared.unpack
+
+    def counting_unpack(self: pipeline._Prepared, data: bytes, preds: Predictions) -> None:
+        unpacked.append(self.rel)
+        real_unpack(self, data, preds)
+
+    monkeypatch.setattr(pipeline, "CHUNK_NOTES", 4)
+    monkeypatch.setattr(pipeline._Prepared, "unpack", counting_unpack)
+    with open_session(packed) as s:
+        got = s.distill(s.sources())
+    assert len(unpacked) > 20  # the packed path really ran
+    assert [(r.note, r.status, r.written, r.report) for r in got] == [
+        (r.note, r.status, r.written, r.report) for r in want
+    ]
+    assert {k: v[0] for k, v in snapshot(packed).items()} == {
+        k: v[0] for k, v in snapshot(small).items()
+    }
+
+
+def test_a_note_saved_between_the_passes_of_a_packed_run_is_retried_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    root = _sample_copy(tmp_path / "v")
+    monkeypatch.setattr(pipeline, "CHUNK_NOTES", 4)
+    note = "Meetings/2026-03-16 Retro.md"
+    edited = (root / note).read_bytes() + b"\nA line typed while vaultkd was reading.\n"
+
+    def save_after_pass_one(done: int, total: int) -> None:
+        if done == total // 2:  # every note predicted, none written yet
+            (root / note).write_bytes(edited)
+
+    with open_session(root) as s:
+        sources = s.sources()
+        results = {r.note: r for r in s.distill(sources, progress=save_after_pass_one)}
+        assert results[note].status == "retry"
+        assert (root / note).read_bytes() == edited
+        assert not (root / "Distilled" / note).exists()
+        assert sum(r.status == "written" for r in results.values()) > 20
+        assert s.pending() == [note]  # the next run picks it up
+
+
+def test_a_session_graph_keeps_generated_notes_as_nodes_without_reading_their_links(
+    tmp_path: Path,
+) -> None:
+    root = _sample_copy(tmp_path / "v")
+    with open_session(root) as s:
+        first = {r.note: r for r in s.distill(s.sources())}
+    atomic = next(p for r in first.values() for p in r.written if p.startswith("Atomic/"))
+    # A user links to an atomic note from a source of their own.
+    (root / "Mine.md").write_text(f"See [[{atomic[len('Atomic/'):-3]}]] for the idea.\n")
+    with open_session(root) as s:
+        g = s.graph.g
+        assert atomic in g and g.nodes[atomic]["kind"] == "note"
+        assert g.out_degree(atomic) == 0  # its links were not read
+        assert g.out_degree("Distilled/Meetings/2026-03-16 Retro.md") == 0
+        assert list(g.successors("Mine.md")) == [atomic]  # links to it still resolve
+        again = {r.note: r for r in s.distill(sorted(first), DistillOptions(force=True))}
+    outcome = ("status", "written", "kept", "removed")
+    for note, r in first.items():  # connections never went through generated notes
+        assert r.report is not None and again[note].report is not None, note
+        want = {k: v for k, v in r.report.items() if k not in outcome}
+        assert {k: v for k, v in again[note].report.items() if k not in outcome} == want, note
+        assert again[note].status == ("too_short" if r.status == "too_short" else "unchanged")

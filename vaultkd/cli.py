@@ -64,13 +64,15 @@ def _vault_and_notes(
 
 
 def _distill_batch(
-    session: object, todo: list[str], options: object, jobs: int, bar: bool
+    session: object, todo: list[str], options: object, jobs: int, bar: bool, reports: bool
 ) -> list:  # type: ignore[type-arg]
     """One `Session.distill` call, with a progress bar on stderr when asked."""
     import sys
 
     if not bar:
-        return session.distill(todo, options, None, jobs)  # type: ignore[attr-defined]
+        return session.distill(  # type: ignore[attr-defined]
+            todo, options, None, jobs, reports=reports
+        )
     with click.progressbar(length=2 * len(todo), label="Distilling", file=sys.stderr) as pbar:
         last = [0]
 
@@ -78,7 +80,9 @@ def _distill_batch(
             pbar.update(done - last[0])
             last[0] = done
 
-        return session.distill(todo, options, step, jobs)  # type: ignore[attr-defined]
+        return session.distill(  # type: ignore[attr-defined]
+            todo, options, step, jobs, reports=reports
+        )
 
 
 @main.command()
@@ -128,7 +132,7 @@ def distill(
             for attempt in range(_RETRIES):
                 with write_lock(root):  # type: ignore[arg-type]
                     show = all_ and len(todo) > 1 and sys.stderr.isatty() and not as_json
-                    batch = _distill_batch(session, todo, options, jobs, show)
+                    batch = _distill_batch(session, todo, options, jobs, show, as_json)
                 for r in batch:
                     results[r.note] = r
                 todo = [r.note for r in batch if r.status == "retry"]

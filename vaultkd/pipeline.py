@@ -15,7 +15,8 @@ Notes too short to distil get no files; the run says so. Generated notes are nev
 from __future__ import annotations
 
 import logging
-import re
+import pickle
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from vaultkd.distill.connections import Neighbours, VectorIndex, find_connection
 from vaultkd.distill.core import distill_note
 from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
 from vaultkd.distill.segment import sentences_of as note_sentences
-from vaultkd.distill.titles import make_title, title_key
+from vaultkd.distill.titles import VaultTitleKeys, title_key
 from vaultkd.distill.types import Connection, Distillation, Rendered, Sentence
 from vaultkd.model.predictor import Predictions, Predictor
 from vaultkd.roles import ROLES
@@ -39,8 +40,15 @@ from vaultkd.vault.errors import NoteReadError
 from vaultkd.vault.graph import VaultGraph, graph_jobs
 from vaultkd.vault.note import Note
 from vaultkd.vault.parse import parse_note
+from vaultkd.vault.quick import read_links
 from vaultkd.write.atomic import ChangedOnDisk, read_bytes, remove_temp_files
-from vaultkd.write.genfile import full_hash, inspect, short_hash
+from vaultkd.write.genfile import (
+    GENERATED_HEAD,
+    full_hash,
+    inspect,
+    looks_generated,
+    short_hash,
+)
 from vaultkd.write.paths import UnsafePath, vault_path
 from vaultkd.write.source_edit import append_block_ids, note_bytes, round_trips
 from vaultkd.write.state import NoteState, StateDB
@@ -50,6 +58,7 @@ log = logging.getLogger(__name__)
 
 STATE_DB = "state.db"
 BATCH_SENTENCES = 512  # sentences per model call when predicting many notes at once
+CHUNK_NOTES = 256  # notes parsed and predicted per step of pass 1
 
 
 class VaultNotFound(Exception):
@@ -88,7 +97,11 @@ class NoteResult:
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     message: str = ""  # one line, fit for an Obsidian notification
-    report: dict[str, Any] | None = None  # the per-note --json object
+    report: dict[str, Any] | None = None  # the per-note --json object (when asked for)
+    sentences: int = 0  # sentences of prose the model read
+
+
+_PACKED = Note(path="", text="")  # stands in for a note while it is packed or done
 
 
 @dataclass
@@ -100,6 +113,23 @@ class _Prepared:
     sentences: list[Sentence]
     preds: Predictions | None = None  # filled by the predict pass
     cached: bool = False
+    packed: bytes | None = None  # the parsed note and its sentences between the passes
+
+    def pack(self, *, keep_predictions: bool) -> None:
+        # A parsed note takes ~30 KB of Python objects; packed ~3 KB, and unpacking costs a
+        # fifth of parsing again. The bytes are re-read (and their hash checked) in pass 2.
+        self.packed = zlib.compress(pickle.dumps((self.note, self.sentences), protocol=5), 1)
+        self.note, self.sentences, self.data = _PACKED, [], b""
+        if not keep_predictions:
+            self.preds = None  # they are in the state db
+
+    def unpack(self, data: bytes, preds: Predictions) -> None:
+        assert self.packed is not None
+        self.note, self.sentences = pickle.loads(zlib.decompress(self.packed))
+        self.data, self.preds = data, preds
+
+    def release(self) -> None:
+        self.note, self.sentences, self.data, self.preds = _PACKED, [], b"", None
 
 
 def _mode(inline: bool, block_refs: bool) -> str:
@@ -157,7 +187,7 @@ class Session:
                 from vaultkd.model.runtime import load_predictor
 
                 predictor = load_predictor()
-            graph = VaultGraph.build(root, jobs=graph_jobs())
+            graph = VaultGraph.build(root, reader=source_links, jobs=graph_jobs())
         except BaseException:
             db.close()
             raise
@@ -192,7 +222,7 @@ class Session:
             head = read_bytes(vault_path(self.root, rel_path))
         except UnsafePath:
             return False
-        return head is not None and head.startswith(b"---\nvaultkd:\n")
+        return head is not None and head.startswith(GENERATED_HEAD)
 
     def sources(self) -> list[str]:
         """Every note of the vault that vaultkd may distil (generated notes excluded)."""
@@ -223,10 +253,13 @@ class Session:
         options: DistillOptions = DistillOptions(),  # noqa: B008 - frozen, never mutated
         progress: Callable[[int, int], None] | None = None,
         jobs: int = 1,
+        *,
+        reports: bool = True,
     ) -> list[NoteResult]:
         """Distill the given vault-relative notes; one result per note, in the given order.
 
-        `progress(done, total)` counts both passes (total = 2 × notes).
+        `progress(done, total)` counts both passes (total = 2 × notes). `reports=False` leaves
+        out the per-note --json objects (a vault's worth of them is large).
         """
         inline = options.inline or self.config.inline
         block_refs = options.block_refs or self.config.block_refs
@@ -235,39 +268,35 @@ class Session:
         done = 0
         results: dict[int, NoteResult] = {}
         prepared: list[tuple[int, _Prepared]] = []
-        for i, raw in enumerate(rel_paths):
-            rel = raw.replace("\\", "/").removeprefix("./")
-            item = self._prepare(rel, options, mode)
-            if isinstance(item, NoteResult):
-                results[i] = item
-                done += 2
+        # A vault-sized run keeps each parsed note packed between the passes and its
+        # predictions in the state db, so memory does not grow with the vault (the daemon's
+        # catch-up runs here too); a small run keeps everything as it is.
+        pack = len(rel_paths) > CHUNK_NOTES
+        numbered = list(enumerate(rel_paths))
+        for start in range(0, len(numbered), CHUNK_NOTES):
+            chunk: list[tuple[int, _Prepared]] = []
+            for i, raw in numbered[start : start + CHUNK_NOTES]:
+                rel = raw.replace("\\", "/").removeprefix("./")
+                item = self._prepare(rel, options, mode)
+                if isinstance(item, NoteResult):
+                    results[i] = item
+                    done += 2
+                    if progress:
+                        progress(done, total)
+                else:
+                    chunk.append((i, item))
+            # Pass 1: predictions for everything that needs them, from the cache or the model.
+            for n in self._predict([p for _, p in chunk], jobs):
+                done += n
                 if progress:
                     progress(done, total)
-            else:
-                prepared.append((i, item))
-        # Pass 1: predictions for everything that needs them, batched across notes.
-        for n in self._predict([p for _, p in prepared], jobs):
-            done += n
-            if progress:
-                progress(done, total)
-        if not options.dry_run:
-            with self.db.transaction():
-                for _, p in prepared:
-                    assert p.preds is not None
-                    emb = note_embedding(p.preds, self.predictor.dim)
-                    self._index[p.rel] = emb
-                    if not p.cached:
-                        self.db.set_prediction(
-                            p.rel, self.predictor.version, p.source_hash, emb,
-                            (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
-                        )
-        else:
-            for _, p in prepared:
-                assert p.preds is not None
-                self._index[p.rel] = note_embedding(p.preds, self.predictor.dim)
-        for _, p in prepared:
-            # The note's links may have changed since the graph was built (daemon, edits).
-            self.graph.update_note(p.note)
+            self._keep_predictions([p for _, p in chunk], options.dry_run)
+            for _, p in chunk:
+                # The note's links may have changed since the graph was built (daemon, edits).
+                self.graph.update_note(p.note)
+                if pack:
+                    p.pack(keep_predictions=options.dry_run)
+            prepared += chunk
         # Pass 2: distill, render, write. The vector index is stacked once for the batch;
         # vectors of notes deleted while no daemon was watching are left out.
         index = VectorIndex(
@@ -277,7 +306,16 @@ class Session:
         writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
         for i, p in prepared:
             try:
-                results[i] = self._finish(p, writer, inline, block_refs, mode, index, memo)
+                if p.packed is not None and not self._unpack(p):
+                    results[i] = NoteResult(
+                        p.rel, "retry",
+                        message=f"{p.rel}: changed while vaultkd was working; will retry",
+                    )
+                else:
+                    results[i] = self._finish(p, writer, inline, block_refs, mode, index, memo)
+                    results[i].sentences = len(p.sentences)
+                    if not reports:
+                        results[i].report = None
             except (OSError, UnsafePath) as exc:
                 results[i] = NoteResult(p.rel, "error", message=f"{p.rel}: {exc}")
             except Exception as exc:  # noqa: BLE001 - one bad note must not stop a vault run
@@ -287,10 +325,44 @@ class Session:
                     message=f"{p.rel}: internal error ({type(exc).__name__}: {exc}); the note "
                     f"is untouched or fully written; please report this with the note",
                 )
+            finally:
+                p.release()
             done += 1
             if progress:
                 progress(done, total)
         return [results[i] for i in range(len(rel_paths))]
+
+    def _keep_predictions(self, prepared: Sequence[_Prepared], dry_run: bool) -> None:
+        """Note vectors into the index; new predictions into the state db (not on dry runs)."""
+        if dry_run:
+            for p in prepared:
+                assert p.preds is not None
+                self._index[p.rel] = note_embedding(p.preds, self.predictor.dim)
+            return
+        with self.db.transaction():
+            for p in prepared:
+                assert p.preds is not None
+                emb = note_embedding(p.preds, self.predictor.dim)
+                self._index[p.rel] = emb
+                if not p.cached:
+                    self.db.set_prediction(
+                        p.rel, self.predictor.version, p.source_hash, emb,
+                        (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
+                    )
+
+    def _unpack(self, p: _Prepared) -> bool:
+        """Bring a packed note back for pass 2; False when the note changed since pass 1."""
+        data = read_bytes(self.root / p.rel)
+        if data is None or short_hash(data) != p.source_hash:
+            return False
+        preds = p.preds
+        if preds is None:
+            cached = self.db.prediction(p.rel, self.predictor.version, p.source_hash)
+            if cached is None:
+                return False  # another process replaced them; the note is distilled again
+            preds = Predictions(*cached)
+        p.unpack(data, preds)
+        return len(preds) == len(p.sentences)
 
     def _prepare(self, rel: str, options: DistillOptions, mode: str) -> _Prepared | NoteResult:
         try:
@@ -372,9 +444,8 @@ class Session:
             for group in batches:
                 yield run(group)
 
-    def _taken_titles(self, rel: str, sentences: Sequence[Sentence]) -> list[str]:
-        own = {_stem(o.path) for o in self.db.outputs(rel)}
-        return [t for t in self._titles.near(s.text for s in sentences) if t not in own]
+    def _taken_titles(self, rel: str) -> VaultTitleKeys:
+        return self._titles.taken(_stem(o.path) for o in self.db.outputs(rel))
 
     def _finish(
         self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
@@ -385,7 +456,7 @@ class Session:
         connections = self._connections(p.rel, config, index, memo)
         d = distill_note(
             p.note, p.sentences, p.preds, config, connections,
-            taken_titles=self._taken_titles(p.rel, p.sentences),
+            taken_titles=self._taken_titles(p.rel),
         )
         report = to_report(d, config)
         version = self.predictor.version
@@ -537,6 +608,15 @@ class Session:
         return vault_status(self.root, self.db, self.config, self.predictor.version)
 
 
+def source_links(root: Path, rel_path: str) -> Note:
+    """The graph reader of a distill session: a note vaultkd generated is a node without
+    links (connections never pass through generated notes), which spares reading the bulk
+    of a distilled vault; any other note is read for its links as usual."""
+    if looks_generated(root / rel_path):
+        return Note(path=rel_path, text="")
+    return read_links(root, rel_path)
+
+
 def _sources(root: Path, db: StateDB) -> list[str]:
     from vaultkd.vault.scan import scan_vault
 
@@ -544,10 +624,8 @@ def _sources(root: Path, db: StateDB) -> list[str]:
     for f in scan_vault(root):
         if f.kind != "note" or db.output(f.path) is not None:
             continue
-        with open(root / f.path, "rb") as fh:
-            if fh.read(13) == b"---\nvaultkd:\n":
-                continue
-        out.append(f.path)
+        if not looks_generated(root / f.path):
+            out.append(f.path)
     return out
 
 
@@ -601,40 +679,28 @@ def undo_note(vault_root: Path, rel_path: str, *, force: bool = False) -> str:
 
 
 class _TitleIndex:
-    """Note titles of the vault, bucketed so each note checks only titles it could collide with.
-
-    `make_title` derives a title from a sentence and, on a clash, shortens it and adds " 2",
-    " 3"…; every candidate keeps the first characters of the sentence's plain title. Titles are
-    bucketed by those characters (NFC, case-folded, as `make_title` compares), so a 10,000-note
-    vault does not hand every note the full list of 10,000 titles.
-    """
-
-    PREFIX = 24  # < the (80 - 5) // 2 characters every shortened candidate keeps
-    _NUMBER = re.compile(r" \d+$")
+    """How many notes of the vault carry each title (as `title_key`s), kept current as a run
+    writes and removes notes, so a note's new titles are checked against the whole vault
+    without listing it."""
 
     def __init__(self, titles: Iterable[str] = ()) -> None:
-        self._buckets: dict[str, Counter[str]] = {}
+        self._counts: Counter[str] = Counter()
         for t in titles:
             self.add(t)
 
-    @classmethod
-    def _key(cls, title: str) -> str:
-        # Without a " 2"-style suffix, so "Idea" and "Idea 2" share a bucket however short.
-        return title_key(cls._NUMBER.sub("", title))[: cls.PREFIX]
-
     def add(self, title: str) -> None:
-        self._buckets.setdefault(self._key(title), Counter())[title] += 1
+        self._counts[title_key(title)] += 1
 
     def remove(self, title: str) -> None:
-        bucket = self._buckets.get(self._key(title))
-        if bucket is not None and bucket[title] > 0:
-            bucket[title] -= 1
-            if bucket[title] == 0:
-                del bucket[title]
+        key = title_key(title)
+        if self._counts[key] > 1:
+            self._counts[key] -= 1
+        else:
+            self._counts.pop(key, None)
 
-    def near(self, texts: Iterable[str]) -> list[str]:
-        keys = {self._key(make_title(t)) for t in texts}
-        return sorted(t for k in keys for t in self._buckets.get(k, ()))
+    def taken(self, own: Iterable[str]) -> VaultTitleKeys:
+        """Title keys taken for a note whose earlier outputs are titled `own`."""
+        return VaultTitleKeys(self._counts, Counter(title_key(t) for t in own))
 
 
 def _stem(rel_path: str) -> str:

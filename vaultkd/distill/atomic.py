@@ -7,7 +7,7 @@ never pulls sentences from an unrelated part of the note.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def atomic_ideas(
     scored: Sequence[ScoredSentence],
     claims: Sequence[Item],
     embeddings: np.ndarray,
-    taken_titles: Sequence[str] = (),
+    taken_titles: Collection[str] = (),
     related: Sequence[str] = (),
     max_ideas: int = MAX_IDEAS,
 ) -> tuple[AtomicIdea, ...]:
@@ -82,7 +82,8 @@ def atomic_ideas(
         for fit, j in extra[: MAX_SUPPORT - len(support[c])]:
             support[c].append((fit, j))
             owner.add(j)
-    taken = TitleKeys.of(taken_titles)
+    # A `TitleKeys` (e.g. the vault's, as a view) is used as it is and grows with our titles.
+    taken = taken_titles if isinstance(taken_titles, TitleKeys) else TitleKeys.of(taken_titles)
     ideas: list[AtomicIdea] = []
     for i in chosen:
         title = make_title(scored[i].sentence.text, taken)

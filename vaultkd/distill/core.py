@@ -10,7 +10,7 @@ repeating its most salient point.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -204,7 +204,7 @@ def distill_note(
     config: Config,
     connections: Sequence[Connection] = (),
     *,
-    taken_titles: Sequence[str] = (),
+    taken_titles: Collection[str] = (),
     thresholds: Mapping[str, float] = ROLE_THRESHOLDS,
 ) -> Distillation:
     """Distill one note. `preds` has one row per sentence, in the same order.

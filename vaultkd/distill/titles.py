@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 MAX_TITLE = 80
 # Windows rejects \ / : * ? " < > |, Obsidian links break on # ^ [ ] |, and a leading dot would
@@ -86,6 +86,22 @@ class TitleKeys(set[str]):
 
     def add_title(self, title: str) -> None:
         self.add(title_key(title))
+
+
+class VaultTitleKeys(TitleKeys):
+    """`TitleKeys` over a whole vault without copying it: a key is taken when more notes of
+    the vault carry it (`counts`) than the caller itself owns (`own`: its earlier outputs,
+    which it may reuse), or when it was handed out through `add_title`."""
+
+    def __init__(self, counts: Mapping[str, int], own: Mapping[str, int]) -> None:
+        super().__init__()
+        self._counts = counts
+        self._own = own
+
+    def __contains__(self, key: object) -> bool:
+        if super().__contains__(key):
+            return True
+        return isinstance(key, str) and self._counts.get(key, 0) > self._own.get(key, 0)
 
 
 def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITLE) -> str:

@@ -135,13 +135,23 @@ def atomic_write_many(
     return results
 
 
+_FLUSHERS: ThreadPoolExecutor | None = None
+_FLUSHERS_PID = 0
+
+
 def _parallel(func: Callable[[T], object], args: Sequence[T]) -> None:
+    global _FLUSHERS, _FLUSHERS_PID
     if len(args) <= 1:
         for a in args:
             func(a)
         return
-    with ThreadPoolExecutor(max_workers=min(16, len(args))) as pool:
-        list(pool.map(func, args))
+    # One pool for the process: a vault run flushes a few files per note, thousands of times,
+    # and starting fresh threads each time cost more than the flushes. A forked child gets
+    # its own pool (the parent's threads do not exist in it).
+    if _FLUSHERS is None or _FLUSHERS_PID != os.getpid():
+        _FLUSHERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="vaultkd-fsync")
+        _FLUSHERS_PID = os.getpid()
+    list(_FLUSHERS.map(func, args))
 
 
 def atomic_delete(path: Path, *, expected: bytes) -> None:

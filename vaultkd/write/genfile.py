@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -150,6 +151,19 @@ class Generated:
     source_hash: str
     output_hash: str
     intact: bool  # True when no byte changed since vaultkd wrote it
+
+
+# How every file vaultkd generates begins (frontmatter whose first key is `vaultkd:`).
+GENERATED_HEAD = b"---\nvaultkd:\n"
+
+
+def looks_generated(path: Path) -> bool:
+    """Whether the file at `path` begins as vaultkd's generated notes do (reads 13 bytes)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(GENERATED_HEAD)) == GENERATED_HEAD
+    except OSError:
+        return False
 
 
 def inspect(data: bytes | None) -> Generated | None:

@@ -7,7 +7,9 @@ clash with a reserved name on Windows, or fail on one of the three desktop file 
 
 from __future__ import annotations
 
+import os
 import re
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 # Windows refuses these as file names, with or without an extension ("CON.md").
@@ -59,10 +61,16 @@ def vault_path(root: Path, rel_path: str) -> Path:
     Symlinks are resolved: a link inside the vault that points outside is refused too.
     """
     check_rel_path(rel_path)
-    base = root.resolve()
-    target = base.joinpath(*rel_path.split("/"))
-    # resolve() follows any symlinked folder (or file) on the way; strict=False allows new files.
-    resolved = target.resolve()
-    if not resolved.is_relative_to(base) or resolved == base:
+    base = _resolved_root(os.fspath(root))
+    target = os.path.join(base, *rel_path.split("/"))
+    # realpath follows any symlinked folder (or file) on the way and allows new files.
+    resolved = os.path.realpath(target)
+    if not resolved.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafePath(f"{rel_path!r}: resolves outside the vault ({resolved})")
-    return target
+    return Path(target)
+
+
+@lru_cache(maxsize=64)
+def _resolved_root(root: str) -> str:
+    # A vault run checks tens of thousands of paths under one root; resolve the root once.
+    return os.path.realpath(root)
