@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def _default_reader(root: Path, rel_path: str) -> Note:
 
 _ReadResult = list[tuple[str, Note, str | None]]  # (path, note, one-line error or None)
 _PARALLEL_MIN = 500  # below this many notes, starting workers costs more than it saves
+_PROGRESS_STEP = 100  # notes read in-process between progress reports
 
 
 def graph_jobs() -> int:
@@ -60,28 +61,36 @@ def _read_chunk(root: Path, paths: list[str], read: NoteReader) -> _ReadResult:
     return out
 
 
-def _read_parallel(
+def _read_chunks(
     root: Path, paths: list[str], read: NoteReader, jobs: int
-) -> Iterable[_ReadResult] | None:
-    """Chunks of read notes from `jobs` worker processes, in order; None when not worth it."""
+) -> Iterator[_ReadResult]:
+    """Read notes in order, in `jobs` worker processes when that is worth it; chunks come
+    back as they are done, so the caller builds while the rest is still being read."""
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    if len(paths) < _PARALLEL_MIN:
-        return None
+    if jobs <= 1 or len(paths) < _PARALLEL_MIN:
+        for i in range(0, len(paths), _PROGRESS_STEP):
+            yield _read_chunk(root, paths[i : i + _PROGRESS_STEP], read)
+        return
     # fork is cheap, but forking a process that runs other threads (the daemon's observer)
     # can deadlock a child; spawn is safe there.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     size = max(50, len(paths) // (jobs * 8))
     parts = [paths[i : i + size] for i in range(0, len(paths), size)]
+    done = 0
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
-            return list(pool.map(_read_chunk, [root] * len(parts), parts, [read] * len(parts)))
+            for chunk in pool.map(_read_chunk, [root] * len(parts), parts, [read] * len(parts)):
+                yield chunk
+                done += 1
     except (OSError, BrokenProcessPool):
-        # No worker processes here (a sandbox, no /dev/shm, a killed worker): read in-process.
-        return None
+        # No worker processes here (a sandbox, no /dev/shm, a killed worker): read the rest
+        # in-process.
+        for part in parts[done:]:
+            yield _read_chunk(root, part, read)
 
 
 class VaultGraph:
@@ -113,22 +122,20 @@ class VaultGraph:
         read = reader or _default_reader
         attachments = [f.path for f in files if f.kind == "attachment"]
         paths = [f.path for f in files if f.kind != "attachment"]
-        notes: list[Note] = []
-        errors: dict[str, str] = {}
-        chunks = _read_parallel(root, paths, read, jobs) if jobs > 1 else None
-        if chunks is None:
-            chunks = (_read_chunk(root, [p], read) for p in paths)
+        graph = cls()
+        for path in attachments:
+            graph._add_node(path, "attachment")
         done = len(attachments)
-        for chunk in chunks:
+        for chunk in _read_chunks(root, paths, read, jobs):
             for path, note, error in chunk:
                 if error is not None:
-                    errors[path] = error
-                notes.append(note)
+                    graph.errors[path] = error
+                graph._add_note_node(note)
+                graph._store_links(note.path, note.links)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(files))
-        graph = cls.from_notes(notes, attachments)
-        graph.errors = errors
+        graph._connect_all()
         return graph
 
     @classmethod
@@ -141,8 +148,7 @@ class VaultGraph:
             graph._add_note_node(note)
         for note in notes:
             graph._store_links(note.path, note.links)
-        for note in notes:
-            graph._connect(note.path, fresh=True)
+        graph._connect_all()
         return graph
 
     # ------------------------------------------------------------------ incremental
@@ -299,9 +305,22 @@ class VaultGraph:
             if v.startswith(UNRESOLVED) and self.g.in_degree(v) == 0:
                 self.g.remove_node(v)
 
-    def _connect(self, path: str, fresh: bool = False) -> None:
-        if not fresh:
-            self._disconnect(path)
+    def _connect(self, path: str) -> None:
+        self._disconnect(path)
+        self.g.add_edges_from(self._edges_of(path))
+
+    def _connect_all(self) -> None:
+        """Edges of every stored note into a graph that has none yet, in one insertion (with
+        keys numbered here, as networkx would, which spares it a lookup per edge)."""
+        keys: Counter[tuple[str, str]] = Counter()
+        edges = []
+        for path in self._links:
+            for u, v, attrs in self._edges_of(path):
+                edges.append((u, v, keys[u, v], attrs))
+                keys[u, v] += 1
+        self.g.add_edges_from(edges)
+
+    def _edges_of(self, path: str) -> list[tuple[str, str, dict[str, Any]]]:
         g = self.g
         resolve = self.index.resolve
         edges = []
@@ -318,7 +337,7 @@ class VaultGraph:
                 "kind": lk.kind, "heading": lk.heading, "block": lk.block,
                 "display": lk.display, "via": via, "line": lk.line,
             }))
-        g.add_edges_from(edges)
+        return edges
 
     def _reconnect_keys(self, keys: Iterable[str], skip: str | None = None) -> None:
         sources: set[str] = set()
