@@ -102,6 +102,10 @@ class FakeSession:
             results.append(FakeResult(rel, "written", written=[out_rel]))
         return results
 
+    def predict(self, rel_paths: list[str]) -> int:
+        self.calls["predict"] += 1
+        return 0
+
     def pending(self) -> list[str]:
         self.calls["pending"] += 1
         todo = []

@@ -239,3 +239,26 @@ def test_move_into_a_brand_new_folder_ends_consistent(vault: Path) -> None:
         settle(daemon)
     assert not distillation(vault, "Old name.md").exists()
     assert pending(vault) == []
+
+
+def test_catch_up_in_batches_finds_the_connections_of_one_vault_run(tmp_path: Path) -> None:
+    import shutil
+
+    from sample import pristine_sample_vault
+
+    daemon_vault, cli_vault = tmp_path / "daemon", tmp_path / "cli"
+    shutil.copytree(pristine_sample_vault(), daemon_vault)
+    shutil.copytree(pristine_sample_vault(), cli_vault)
+    with pipeline.Session.open(cli_vault, predictor=FakePredictor()) as s:
+        s.distill(s.sources())
+    # Batches of 4 notes: without predicting first, the first batch would only see itself.
+    with running(daemon_vault, batch_size=4) as (daemon, session):
+        assert sum(session.distilled.values()) > 40
+        settle(daemon)
+    generated = sorted(
+        p.relative_to(cli_vault).as_posix() for p in cli_vault.rglob("*.md")
+        if p.relative_to(cli_vault).parts[0] in ("Distilled", "Atomic")
+    )
+    assert len(generated) > 40
+    for rel in generated:
+        assert (daemon_vault / rel).read_bytes() == (cli_vault / rel).read_bytes(), rel

@@ -162,7 +162,12 @@ class Session:
         self.config = config
         self.db = db
         self.graph = graph
-        self._index: dict[str, np.ndarray] = db.note_embeddings(predictor.version)
+        # Vectors of notes deleted while no daemon was watching are left out; later deletions
+        # reach `source_deleted`.
+        self._index: dict[str, np.ndarray] = {
+            k: v for k, v in db.note_embeddings(predictor.version).items()
+            if (root / k).is_file()
+        }
         self._titles = _TitleIndex(_stem(p) for p in self._note_paths())
 
     @classmethod
@@ -297,11 +302,8 @@ class Session:
                 if pack:
                     p.pack(keep_predictions=options.dry_run)
             prepared += chunk
-        # Pass 2: distill, render, write. The vector index is stacked once for the batch;
-        # vectors of notes deleted while no daemon was watching are left out.
-        index = VectorIndex(
-            {k: v for k, v in self._index.items() if (self.root / k).is_file()}
-        ) if prepared else VectorIndex({})
+        # Pass 2: distill, render, write. The vector index is stacked once for the batch.
+        index = VectorIndex(self._index) if prepared else VectorIndex({})
         memo: Neighbours = {}  # the link graph does not change during pass 2
         writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
         for i, p in prepared:
@@ -331,6 +333,29 @@ class Session:
             if progress:
                 progress(done, total)
         return [results[i] for i in range(len(rel_paths))]
+
+    def predict(self, rel_paths: Sequence[str]) -> int:
+        """Pass 1 alone: parse and predict notes, caching their predictions and vectors in
+        the state db; no vault file is written. A caller that then distills the notes in
+        several batches (the daemon's catch-up) gives every batch the whole vault's vectors,
+        so its connections are what one `distill` call would find. Returns how many notes
+        the model read (the others were cached, unchanged, or cannot be distilled)."""
+        mode = _mode(self.config.inline, self.config.block_refs)
+        read = 0
+        for start in range(0, len(rel_paths), CHUNK_NOTES):
+            chunk = []
+            for rel in rel_paths[start : start + CHUNK_NOTES]:
+                item = self._prepare(rel, DistillOptions(), mode)
+                if isinstance(item, _Prepared):
+                    chunk.append(item)
+            for _ in self._predict(chunk, 1):
+                pass
+            self._keep_predictions(chunk, dry_run=False)
+            for p in chunk:
+                self.graph.update_note(p.note)
+                read += not p.cached
+                p.release()
+        return read
 
     def _keep_predictions(self, prepared: Sequence[_Prepared], dry_run: bool) -> None:
         """Note vectors into the index; new predictions into the state db (not on dry runs)."""

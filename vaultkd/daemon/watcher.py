@@ -42,12 +42,14 @@ Progress = Callable[[int, int], None]  # (done, total)
 # After each batch the daemon pauses a little longer than a waiting `vaultkd distill` polls the
 # write lock (flock is not fair), so a distill run during a long catch-up gets its turn.
 _YIELD = 2 * POLL_INTERVAL
+_PREDICT_BATCH = 256  # notes per prediction step of a catch-up (a stop is honoured between)
 
 
 class SessionLike(Protocol):
     """The part of `pipeline.Session` the daemon uses."""
 
     def distill(self, rel_paths: Sequence[str]) -> list[Any]: ...
+    def predict(self, rel_paths: Sequence[str]) -> int: ...
     def pending(self) -> list[str]: ...
     def source_moved(self, old: str, new: str) -> list[str]: ...
     def source_deleted(self, rel_path: str) -> list[str]: ...
@@ -262,6 +264,16 @@ class Daemon:
         log.info("catching up: %d note(s) changed while vaultkd was not watching", total)
         if self.progress is not None:
             self.progress(0, total)
+        # Predict every changed note before writing any: then each batch below sees the whole
+        # vault's vectors, and a first catch-up finds the connections one `vaultkd distill
+        # --all` would (not only those among the notes of earlier batches).
+        for chunk in _chunks(todo, _PREDICT_BATCH):
+            if self._stopping:
+                return
+            try:
+                session.predict(chunk)
+            except Exception:  # the batches below predict what is still missing
+                log.exception("predicting %d note(s) failed", len(chunk))
         done = 0
         for chunk in self._batches(todo):
             self._distill(session, chunk)
