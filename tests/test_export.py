@@ -59,7 +59,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory):
     cfg = KDConfig(dim=32, layers=1, heads=2, ffn=64, epochs=8, batch_size=16, lr=3e-3)
     result = train_student(cfg, pv.tokenizer, data, dev)
     fp32 = export_onnx(result.model, tmp / "s.fp32.onnx")
-    int8 = quantize(fp32, tmp / "s.int8.onnx")
+    int8 = quantize(fp32, tmp / "s.int8.onnx", pv.tokenizer, texts, result.model.cfg.max_len)
     return pv, result, fp32, int8, tmp
 
 
@@ -75,11 +75,25 @@ def test_graph_has_the_contract(exported) -> None:
             dims = i.type.tensor_type.shape.dim
             assert dims[0].dim_param and dims[1].dim_param  # dynamic batch and sequence
         assert [o.name for o in m.graph.output] == ["role_probs", "salience", "embedding"]
-    assert any(
-        n.op_type in ("MatMulInteger", "DynamicQuantizeLinear")
-        for n in onnx.load(str(int8)).graph.node
-    )
+    ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
+    # Static quantisation: fixed scales in QuantizeLinear/DequantizeLinear pairs, and no
+    # activation scale computed per batch.
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert "DynamicQuantizeLinear" not in ops
     assert int8.stat().st_size < fp32.stat().st_size
+
+
+def test_int8_outputs_do_not_depend_on_the_batch(exported) -> None:
+    from vaultkd.model.runtime import OnnxSession
+
+    pv, result, _, int8, _ = exported
+    sess = OnnxSession(int8, pv.tokenizer, result.model.cfg.max_len, threads=2)
+    texts = TEXTS + [f"{t} And a much longer tail of extra words {i}." for i, t in enumerate(TEXTS)]
+    together = sess.run(texts)
+    for i, t in enumerate(texts):
+        alone = sess.run([t])
+        for a, b in zip(alone, together, strict=True):
+            assert np.array_equal(a[0], b[i]), t
 
 
 def test_int8_parity_with_pytorch(exported) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -77,11 +78,74 @@ def export_onnx(model: Student, path: Path) -> Path:
     return path
 
 
-def quantize(fp32: Path, int8: Path) -> Path:
-    """int8 dynamic quantisation (weights int8, activations quantised on the fly)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+CALIBRATION_SENTENCES = 2000
+_CALIBRATION_BATCH = 32
+# Only these take int8 inputs: quantising the inputs of softmax, layer norm and the heads too
+# cost ~20 points of role agreement with fp32 in a trial (0.78 vs 0.99).
+QUANTIZED_OPS = ("MatMul", "Gemm", "Gather")
 
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+
+def quantize(
+    fp32: Path, int8: Path, tokenizer: Tokenizer, calibration: Sequence[str], max_len: int
+) -> Path:
+    """Static int8 quantisation (QDQ, per tensor, min-max calibrated on `calibration`).
+
+    Weights and activations get fixed scales, so a sentence's outputs are the same bits
+    whichever sentences share its batch. Dynamic quantisation computes activation scales per
+    batch, which made a note's numbers depend on the rest of a run; with fixed scales the run
+    time can batch across notes (sorted by length, less padding). Measured on the shipped
+    student: role agreement with fp32 99.4% (dynamic 99.3%), same size.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    texts = list(calibration)[:CALIBRATION_SENTENCES]
+    if not texts:
+        raise ValueError("static quantisation needs calibration sentences")
+    tok = Tokenizer.from_str(tokenizer.to_str())
+    tok.enable_truncation(max_len)
+    tok.no_padding()
+    ids = [e.ids for e in tok.encode_batch(texts)]
+    feeds = []
+    for start in range(0, len(ids), _CALIBRATION_BATCH):
+        rows = ids[start : start + _CALIBRATION_BATCH]
+        width = max(len(r) for r in rows)
+        x = np.zeros((len(rows), width), np.int64)
+        m = np.zeros((len(rows), width), np.int64)
+        for j, r in enumerate(rows):
+            x[j, : len(r)] = r
+            m[j, : len(r)] = 1
+        feeds.append({"input_ids": x, "attention_mask": m})
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._it, None)
+
+    pre = int8.with_name(int8.stem + ".pre.onnx")
+    int8.parent.mkdir(parents=True, exist_ok=True)
+    # Shape inference and graph clean-up first, as onnxruntime advises before quantising.
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    try:
+        quantize_static(
+            str(pre), str(int8), Reader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=False,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+        )
+    finally:
+        pre.unlink(missing_ok=True)
     return int8
 
 

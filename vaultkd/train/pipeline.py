@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,7 +187,9 @@ def run_interim(
             log_path=run_dir / "log.jsonl",
         )
         save_checkpoint(result, ck)
-    return _export_and_report(result, tokenizer, dev, run_dir, out, interim=True)
+    return _export_and_report(
+        result, tokenizer, dev, run_dir, out, interim=True, calibration=train.texts
+    )
 
 
 def interim_data(run_dir: Path, *, n_embed: int = 4000, seed: int = 0) -> tuple[KDData, KDData]:
@@ -221,12 +224,15 @@ def _export_and_report(
     out: Path,
     *,
     interim: bool,
+    calibration: Sequence[str],
 ) -> dict:
     from vaultkd.train.evaluate import write_reports
     from vaultkd.train.export import export_onnx, parity, quantize, write_model_dir
 
     fp32 = export_onnx(result.model, run_dir / "student.fp32.onnx")
-    int8 = quantize(fp32, run_dir / "student.int8.onnx")
+    int8 = quantize(
+        fp32, run_dir / "student.int8.onnx", tokenizer, calibration, result.model.cfg.max_len
+    )
     rep = parity(result.model, tokenizer, int8, dev.texts[:2000])
     log.info("parity: %s", rep)
     manifest = write_model_dir(
@@ -441,6 +447,18 @@ def stage_ablation(cfg: PipelineConfig) -> TrainResult:
     return result
 
 
+def calibration_texts(run_dir: Path, seed: int = 0) -> list[str]:
+    """Sentences that set the int8 model's fixed activation scales: a sample of the transfer
+    set (what the student was distilled on; never a test sentence)."""
+    from vaultkd.train.export import CALIBRATION_SENTENCES
+
+    lines = (run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
+    lines = [t for t in lines if t.strip()]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(lines), min(CALIBRATION_SENTENCES, len(lines)), replace=False)
+    return [lines[i] for i in sorted(pick)]
+
+
 def stage_export(cfg: PipelineConfig) -> dict:
     from vaultkd.train.export import (
         MIN_ROLE_AGREEMENT,
@@ -453,7 +471,10 @@ def stage_export(cfg: PipelineConfig) -> dict:
     result = stage_student(cfg)
     tokenizer, _ = stage_tokenizer(cfg)
     fp32 = export_onnx(result.model, cfg.run_dir / "student.fp32.onnx")
-    int8 = quantize(fp32, cfg.run_dir / "student.int8.onnx")
+    int8 = quantize(
+        fp32, cfg.run_dir / "student.int8.onnx", tokenizer, calibration_texts(cfg.run_dir),
+        result.model.cfg.max_len,
+    )
     _, dev_items = _labelled_sets(cfg)
     transfer = (cfg.run_dir / "transfer.txt").read_text(encoding="utf-8").splitlines()
     rng = np.random.default_rng(cfg.seed)
@@ -578,7 +599,9 @@ def student_speed(result: TrainResult, tokenizer: Tokenizer, texts: list[str], t
     from vaultkd.train.export import export_onnx, quantize
 
     fp32 = export_onnx(result.model, tmp / "sweep.fp32.onnx")
-    int8 = quantize(fp32, tmp / "sweep.int8.onnx")
+    int8 = quantize(
+        fp32, tmp / "sweep.int8.onnx", tokenizer, texts[:512], result.model.cfg.max_len
+    )
     sess = OnnxSession(int8, tokenizer, result.model.cfg.max_len, threads=2)
     sess.run(texts[:64])
     t0 = time.perf_counter()
