@@ -10,6 +10,7 @@ import errno
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -313,3 +314,31 @@ def test_distill_gets_the_write_lock_during_a_long_catch_up(vault: Path) -> None
         thread.join(timeout=30)
     assert done_when_locked < 40
     assert sum(session.distilled.values()) == 40
+
+
+def test_memory_is_handed_back_after_a_catch_up(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platform
+
+    import vaultkd.daemon.watcher as watcher
+    from vaultkd.daemon.memory import release_free_memory
+
+    # On Linux with glibc the trim really runs (elsewhere it is a documented no-op).
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert release_free_memory() is glibc
+    calls: list[int] = []
+    monkeypatch.setattr(watcher, "release_free_memory", lambda: calls.append(1) or True)
+    for i in range(3):
+        (vault / f"N{i}.md").write_text(f"Note {i}.\n", encoding="utf-8")
+    session = FakeSession(vault)
+    daemon = Daemon(vault, config=Config(), session_factory=lambda r, c: session)
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False})
+    thread.start()
+    try:
+        assert wait_for(daemon.ready.is_set)
+        assert calls and sum(session.distilled.values()) == 3
+        assert session.calls["predict"] == 1  # the catch-up predicted before writing
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)

@@ -115,6 +115,22 @@ def test_similar_sentences_are_closer_than_unrelated_ones() -> None:
 
 def test_load_predictor_is_cached() -> None:
     assert load_predictor() is load_predictor()
+    assert load_predictor(low_memory=True) is load_predictor(low_memory=True)
+    assert load_predictor(low_memory=True) is not load_predictor()
+
+
+def test_low_memory_predictor_gives_the_same_bits() -> None:
+    texts = [
+        "We decided to move the launch to March.",
+        "Who owns the budget after Sam leaves?",
+        "The smoke tests take two days to run by hand, which is why releases wait.",
+    ]
+    lean = load_predictor(low_memory=True)
+    assert not lean._session.session.get_session_options().enable_cpu_mem_arena
+    assert load_predictor()._session.session.get_session_options().enable_cpu_mem_arena
+    a, b = load_predictor().predict(texts), lean.predict(texts)
+    for field in ("role_probs", "salience", "embeddings"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
 
 
 def _copy_model(tmp_path: Path) -> Path:

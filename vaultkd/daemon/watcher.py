@@ -33,6 +33,7 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkd.config import Config
 from vaultkd.daemon.events import Change, WatchRules, changes_from_event, relative
+from vaultkd.daemon.memory import release_free_memory
 from vaultkd.daemon.scheduler import QuietScheduler
 from vaultkd.write.lock import POLL_INTERVAL, VaultLocked, instance_lock, write_lock
 
@@ -42,6 +43,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 # After each batch the daemon pauses a little longer than a waiting `vaultkd distill` polls the
 # write lock (flock is not fair), so a distill run during a long catch-up gets its turn.
 _YIELD = 2 * POLL_INTERVAL
+_TRIM_AFTER = 64  # notes in one round of work after which freed memory is handed back
 _PREDICT_BATCH = 256  # notes per prediction step of a catch-up (a stop is honoured between)
 
 
@@ -59,9 +61,13 @@ class SessionLike(Protocol):
 
 def open_session(vault_root: Path, config: Config) -> SessionLike:
     # Imported here so the daemon module loads (and its unit tests run) without the model.
+    from vaultkd.model.runtime import load_predictor
     from vaultkd.pipeline import Session
 
-    return Session.open(vault_root, config=config)
+    # Without onnxruntime's memory arena: ~35 MB less for a process that lives for days, at
+    # ~12% of model throughput (measured), which a daemon distilling one note at a time
+    # does not feel.
+    return Session.open(vault_root, config=config, predictor=load_predictor(low_memory=True))
 
 
 @dataclass
@@ -212,12 +218,15 @@ class Daemon:
                 # Watch first, then catch up: saves made during the catch-up are not missed.
                 observer = self._start_observer()
                 self._catch_up(session)
+                release_free_memory()
                 self.ready.set()
                 log.info("watching %s (quiet period %.2f s)", self.root, self.quiet_period)
                 while not self._stopping:
                     due = self.scheduler.take_due(0.2)
                     if due and not self._stopping:
                         self._process(session, due)
+                        if len(due) >= _TRIM_AFTER:
+                            release_free_memory()  # after a burst (a pull, a sync)
             finally:
                 if observer is not None:
                     observer.stop()
