@@ -173,6 +173,9 @@ def test_parallel_read_builds_the_same_graph(tmp_path: Path) -> None:
     assert sorted(one.g.nodes(data=True)) == sorted(two.g.nodes(data=True))
     edges = lambda g: sorted((u, v, sorted(d.items())) for u, v, d in g.edges(data=True))  # noqa: E731
     assert edges(one.g) == edges(two.g) and one.g.number_of_edges() >= 2 * n
+    # The same edges in the same order with the same keys (links settled early or late).
+    assert list(one.g.edges(keys=True, data=True)) == list(two.g.edges(keys=True, data=True))
+    assert sum(via == "alias" for *_, via in two.g.edges(data="via")) >= n
     assert one.errors == two.errors and "bad.md" in two.errors
 
 

@@ -29,6 +29,7 @@ NOTES = (
     "Incidents/2026-02-11 Sync Queue Outage.md",
     "Journal/2026-02-15 Weekly Review.md",
 )
+EXTRA = ("Reading", "Lectures", "Research")
 MAX_ROUNDS = 20  # stop early once WANTED rounds were killed half way through the writes
 WANTED = 3
 
@@ -38,15 +39,47 @@ def small_vault(dest: Path) -> Path:
     for rel in NOTES:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SAMPLE / rel, dest / rel)
+    # A few more notes from the sample vault: the writes must last long enough for a random
+    # kill to land among them (a run writes ~7 files per note in a few ms each).
+    extra = sorted(p for p in SAMPLE.rglob("*.md") if p.relative_to(SAMPLE).parts[0] in EXTRA)
+    for src in extra:
+        rel = src.relative_to(SAMPLE)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest / rel)
     return dest
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and ".vaultkd" not in p.relative_to(root).parts
-    }
+    out: dict[str, bytes] = {}
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if ".vaultkd" in rel.parts or not p.is_file():
+            continue
+        try:
+            out[rel.as_posix()] = p.read_bytes()
+        except FileNotFoundError:
+            continue  # a temporary file renamed into place while we listed the folder
+    return out
+
+
+def stamps(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every finished file: cheap enough to poll while a run writes."""
+    out: dict[str, tuple[int, int]] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".vaultkd"]
+        for name in names:
+            if name.endswith(TEMP_SUFFIX):
+                continue
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except FileNotFoundError:
+                continue
+            out[os.path.join(folder, name)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def written(root: Path, before: dict[str, tuple[int, int]]) -> int:
+    return sum(before.get(k) != v for k, v in stamps(root).items())
 
 
 def command(vault: Path) -> list[str]:
@@ -59,27 +92,33 @@ def run_to_end(vault: Path) -> None:
 
 
 def timed_reference(vault: Path) -> tuple[float, float]:
-    """Run to the end, returning (seconds to the first write, seconds to exit)."""
-    before = files(vault)
+    """Run to the end, returning seconds to the first and to the last change of a file."""
+    seen = files(vault)
     started = time.monotonic()
     proc = subprocess.Popen(command(vault), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    first = None
+    first = last = None
     while proc.poll() is None:
-        if first is None and files(vault) != before:
-            first = time.monotonic() - started
+        now = files(vault)
+        if now != seen:
+            last = time.monotonic() - started
+            first = first if first is not None else last
+            seen = now
         time.sleep(0.005)
     end = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    return (first if first is not None else 0.0), end
+    # After the last write the process only tidies up and exits: no point killing it there.
+    return (first if first is not None else 0.0), (last if last is not None else end)
 
 
 @pytest.mark.slow
 def test_sigkill_leaves_old_or_new_and_next_run_finishes(tmp_path: Path) -> None:
     reference = small_vault(tmp_path / "reference")
     old = files(reference)
-    first_write, full = timed_reference(reference)
+    before = stamps(reference)
+    first_write, last_write = timed_reference(reference)
     new = files(reference)
     assert new != old
+    total = written(reference, before)  # files a whole run writes (sources edited included)
 
     rng = random.Random(1234)
     partial = 0  # rounds killed with some files already new and some still old
@@ -89,11 +128,19 @@ def test_sigkill_leaves_old_or_new_and_next_run_finishes(tmp_path: Path) -> None
             break
         rounds += 1
         vault = small_vault(tmp_path / f"vault{round_}")
+        start = stamps(vault)
         proc = subprocess.Popen(
             command(vault), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        # Aim at the writing phase (start-up and the model come first).
-        time.sleep(rng.uniform(first_write, full))
+        if round_ % 3 == 2:
+            # Any moment from the first write to the last (start-up and the model come first).
+            time.sleep(rng.uniform(first_write, last_write))
+        else:
+            # After a random number of finished files: lands among the writes however loaded
+            # the machine is.
+            target = rng.randint(1, max(1, total - total // 4))
+            while proc.poll() is None and written(vault, start) < target:
+                time.sleep(0.001)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

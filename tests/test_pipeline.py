@@ -312,8 +312,9 @@ def test_title_index_sees_every_vault_title_but_lets_a_note_reuse_its_own() -> N
 
 
 def test_a_note_gets_the_same_numbers_alone_or_in_a_vault_run(tmp_path: Path) -> None:
-    # With the shipped int8 model: its activations are quantised per batch, so the pipeline
-    # must never batch one note with others (a resumed run would write different bytes).
+    # With the shipped int8 model, whose activation scales are fixed: notes share model calls,
+    # and a note's numbers must not depend on which others share them (a run resumed after a
+    # kill must write what an uninterrupted run writes).
     import shutil
 
     from sample import pristine_sample_vault

@@ -66,14 +66,12 @@ def test_batching_and_order_do_not_change_results() -> None:
     together = p.predict(texts)
     alone = [p.predict([t]) for t in texts[:7]]
     for i, one in enumerate(alone):
-        # Dynamic int8 quantisation scales activations per batch, so a sentence's numbers move
-        # a little with its batch companions (measured: ≤ 0.02 in a probability, cosine
-        # ≥ 0.9996); its role and its vector must not.
-        assert together.role_probs[i].argmax() == one.role_probs[0].argmax()
-        np.testing.assert_allclose(together.role_probs[i], one.role_probs[0], atol=5e-2)
-        cos = float(together.embeddings[i] @ one.embeddings[0])
-        assert cos > 0.999, (i, cos)
-        np.testing.assert_allclose(together.embeddings[i], one.embeddings[0], atol=1e-2)
+        # The shipped model is statically quantised (fixed activation scales): a sentence's
+        # numbers are the same bits whatever shares its batch, which the pipeline relies on
+        # when it batches notes together.
+        assert np.array_equal(together.role_probs[i], one.role_probs[0]), i
+        assert np.array_equal(together.salience[i], one.salience[0]), i
+        assert np.array_equal(together.embeddings[i], one.embeddings[0]), i
 
 
 def test_long_input_is_truncated_not_failed() -> None:
