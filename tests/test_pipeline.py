@@ -413,3 +413,15 @@ def test_a_session_graph_keeps_generated_notes_as_nodes_without_reading_their_li
         want = {k: v for k, v in r.report.items() if k not in outcome}
         assert {k: v for k, v in again[note].report.items() if k not in outcome} == want, note
         assert again[note].status == ("too_short" if r.status == "too_short" else "unchanged")
+
+
+def test_predict_alone_writes_nothing_and_leaves_errors_for_distill(vault: Path) -> None:
+    (vault / "Binary.md").write_bytes(b"\xff\xfe\x00\x01 not text")
+    before = snapshot(vault)
+    with open_session(vault) as s:
+        todo = s.pending()
+        assert s.predict(todo) == 5  # every readable note (Short too); Binary cannot be read
+        assert snapshot(vault) == before  # no vault file written
+        results = {r.note: r for r in s.distill(todo)}
+    assert results["Binary.md"].status == "error"  # reported by distill, not swallowed
+    assert results["Meetings/Retro.md"].status == "written"

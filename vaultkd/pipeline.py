@@ -345,7 +345,9 @@ class Session:
         for start in range(0, len(rel_paths), CHUNK_NOTES):
             chunk = []
             for rel in rel_paths[start : start + CHUNK_NOTES]:
-                item = self._prepare(rel, DistillOptions(), mode)
+                # As a dry run: a note that cannot be read is recorded by `distill`, not here
+                # (recorded here, `distill` would then find it "unchanged" and say nothing).
+                item = self._prepare(rel, DistillOptions(dry_run=True), mode)
                 if isinstance(item, _Prepared):
                     chunk.append(item)
             for _ in self._predict(chunk, 1):
