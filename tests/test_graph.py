@@ -203,3 +203,28 @@ def test_parallel_read_falls_back_when_no_worker_can_start(
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_workers)
     g = VaultGraph.build(tmp_path, jobs=2)
     assert g.g.number_of_edges() == graph_mod._PARALLEL_MIN + 1
+
+
+def test_a_links_only_graph_has_the_same_nodes_and_neighbours(tmp_path: Path) -> None:
+    from sample import pristine_sample_vault
+
+    def pairs(vg: VaultGraph) -> set[tuple[str, str]]:
+        return set(vg.g.edges())
+
+    full = VaultGraph.build(pristine_sample_vault())
+    lite = VaultGraph.build(pristine_sample_vault(), links_only=True)
+    assert list(full.g.nodes(data=True)) == list(lite.g.nodes(data=True))
+    assert pairs(full) == pairs(lite) and len(pairs(full)) > 100
+    assert lite.g.number_of_edges() < full.g.number_of_edges()  # one edge per linked pair
+    assert all(d == {} for *_, d in lite.g.edges(data=True))
+    # Incremental updates keep them in step: a note gains an alias and new links, one goes.
+    note = parse_text(
+        "Topics/Sleep.md",
+        "---\naliases: [Rest]\n---\nSee [[Home]], [[Home#Top]], [[Nowhere]] and [[Rest]].\n",
+    )
+    for vg in (full, lite):
+        vg.update_note(note)
+        vg.remove_note("Home.md")
+    assert list(full.g.nodes(data=True)) == list(lite.g.nodes(data=True))
+    assert pairs(full) == pairs(lite)
+    assert ("Topics/Sleep.md", "unresolved:Nowhere") in pairs(lite)

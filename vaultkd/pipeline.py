@@ -192,7 +192,9 @@ class Session:
                 from vaultkd.model.runtime import load_predictor
 
                 predictor = load_predictor()
-            graph = VaultGraph.build(root, reader=source_links, jobs=graph_jobs())
+            graph = VaultGraph.build(
+                root, reader=source_links, jobs=graph_jobs(), links_only=True
+            )
         except BaseException:
             db.close()
             raise

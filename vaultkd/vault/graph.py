@@ -9,6 +9,9 @@ unresolved) and `line`. Resolution follows `vaultkd.vault.resolve`.
 
 A note that cannot be read (binary, not UTF-8) is still a node, so links to it resolve; it has
 no outgoing links and its one-line error is kept in `VaultGraph.errors`.
+
+`links_only=True` builds the same nodes and the same linked pairs with one attribute-free edge
+per pair and link kind: what a distill session needs (neighbourhoods), in less memory.
 """
 
 from __future__ import annotations
@@ -94,7 +97,13 @@ def _read_chunks(
 
 
 class VaultGraph:
-    def __init__(self) -> None:
+    """The vault's notes and links; `links_only` keeps who links to whom and nothing more
+    (one edge per linked pair and kind, no edge attributes) for callers that only walk
+    neighbourhoods, such as a distill session: a 10,000-note vault then takes less memory
+    in a daemon that holds it for days."""
+
+    def __init__(self, *, links_only: bool = False) -> None:
+        self.links_only = links_only
         self.g: nx.MultiDiGraph = nx.MultiDiGraph()
         self.index = FileIndex()
         self.errors: dict[str, str] = {}  # path -> one-line message
@@ -110,6 +119,8 @@ class VaultGraph:
         reader: NoteReader | None = None,
         progress: Callable[[int, int], None] | None = None,
         jobs: int = 1,
+        *,
+        links_only: bool = False,
     ) -> VaultGraph:
         """Scan and read a vault. `reader(root, rel_path) -> Note` defaults to the fast link
         reader (`quick.read_links`); pass `scan.read_note` for fully parsed notes.
@@ -122,7 +133,7 @@ class VaultGraph:
         read = reader or _default_reader
         attachments = [f.path for f in files if f.kind == "attachment"]
         paths = [f.path for f in files if f.kind != "attachment"]
-        graph = cls()
+        graph = cls(links_only=links_only)
         for path in attachments:
             graph._add_node(path, "attachment")
         done = len(attachments)
@@ -280,6 +291,8 @@ class VaultGraph:
         )
 
     def _store_links(self, path: str, links: tuple[Link, ...]) -> None:
+        if self.links_only:
+            links = _slim(links)
         for target in {lk.target for lk in self._links.get(path, ())}:
             for key in _keys_of(target):
                 users = self._by_key.get(key)
@@ -333,6 +346,9 @@ class VaultGraph:
                 via = None
             else:
                 target, via = res.path, res.via
+            if self.links_only:
+                edges.append((path, target, {}))
+                continue
             edges.append((path, target, {
                 "kind": lk.kind, "heading": lk.heading, "block": lk.block,
                 "display": lk.display, "via": via, "line": lk.line,
@@ -345,6 +361,15 @@ class VaultGraph:
             sources |= self._by_key.get(key, set())
         for src in sorted(sources - {skip}):
             self._connect(src)
+
+
+def _slim(links: tuple[Link, ...]) -> tuple[Link, ...]:
+    """One link per (kind, target), without what only the full graph's edges carry."""
+    seen: dict[tuple[str, str], Link] = {}
+    for lk in links:
+        if (lk.kind, lk.target) not in seen:
+            seen[lk.kind, lk.target] = Link(lk.kind, lk.target, None, None, None, 0, 0, 0)
+    return tuple(seen.values())
 
 
 def _keys_of(target: str) -> tuple[str, ...]:
