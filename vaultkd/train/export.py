@@ -94,7 +94,8 @@ def quantize(
     whichever sentences share its batch. Dynamic quantisation computes activation scales per
     batch, which made a note's numbers depend on the rest of a run; with fixed scales the run
     time can batch across notes (sorted by length, less padding). Measured on the shipped
-    student: role agreement with fp32 99.4% (dynamic 99.3%), same size.
+    student: role argmax agreement with PyTorch 99.51% on 5,562 sentences (99.66% with
+    dynamic quantisation), same size on disk.
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
