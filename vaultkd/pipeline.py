@@ -293,15 +293,12 @@ class Session:
                 else:
                     chunk.append((i, item))
             # Pass 1: predictions for everything that needs them, from the cache or the model.
-            for n in self._predict([p for _, p in chunk], jobs):
+            for n in self._pass_one([p for _, p in chunk], jobs, options.dry_run):
                 done += n
                 if progress:
                     progress(done, total)
-            self._keep_predictions([p for _, p in chunk], options.dry_run)
-            for _, p in chunk:
-                # The note's links may have changed since the graph was built (daemon, edits).
-                self.graph.update_note(p.note)
-                if pack:
+            if pack:
+                for _, p in chunk:
                     p.pack(keep_predictions=options.dry_run)
             prepared += chunk
         # Pass 2: distill, render, write. The vector index is stacked once for the batch.
@@ -311,10 +308,7 @@ class Session:
         for i, p in prepared:
             try:
                 if p.packed is not None and not self._unpack(p):
-                    results[i] = NoteResult(
-                        p.rel, "retry",
-                        message=f"{p.rel}: changed while vaultkd was working; will retry",
-                    )
+                    results[i] = self._retry(p)
                 else:
                     results[i] = self._finish(p, writer, inline, block_refs, mode, index, memo)
                     results[i].sentences = len(p.sentences)
@@ -352,14 +346,21 @@ class Session:
                 item = self._prepare(rel, DistillOptions(dry_run=True), mode)
                 if isinstance(item, _Prepared):
                     chunk.append(item)
-            for _ in self._predict(chunk, 1):
+            for _ in self._pass_one(chunk, 1, dry_run=False):
                 pass
-            self._keep_predictions(chunk, dry_run=False)
             for p in chunk:
-                self.graph.update_note(p.note)
                 read += not p.cached
                 p.release()
         return read
+
+    def _pass_one(self, chunk: Sequence[_Prepared], jobs: int, dry_run: bool) -> Iterator[int]:
+        """Predict `chunk`, keep its vectors (and, unless a dry run, its predictions), and
+        bring its notes' links into the graph; yields how many notes each step did."""
+        yield from self._predict(chunk, jobs)
+        self._keep_predictions(chunk, dry_run)
+        for p in chunk:
+            # The note's links may have changed since the graph was built (daemon, edits).
+            self.graph.update_note(p.note)
 
     def _keep_predictions(self, prepared: Sequence[_Prepared], dry_run: bool) -> None:
         """Note vectors into the index; new predictions into the state db (not on dry runs)."""
@@ -588,8 +589,9 @@ class Session:
             )
         return note_bytes(note, render_inline(note, dist)), ""
 
-    def _retry(self, p: _Prepared, report: dict[str, Any]) -> NoteResult:
-        report.update({"status": "retry", "written": [], "kept": []})
+    def _retry(self, p: _Prepared, report: dict[str, Any] | None = None) -> NoteResult:
+        if report is not None:
+            report.update({"status": "retry", "written": [], "kept": []})
         return NoteResult(
             p.rel, "retry", message=f"{p.rel}: changed while vaultkd was working; will retry",
             report=report,
