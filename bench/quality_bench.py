@@ -12,8 +12,10 @@ words from a regex: everything runs offline.
 
 Systems:
 - rules: `vaultkd.model.rules` (the teacher engineer's cue-based baseline) for roles;
-- student: the ONNX student; for summaries its salience with the same MMR selection the
-  distillation uses (`vaultkd.distill.core.mmr_select`), filled up to the word budget;
+- student: the ONNX student; "sentence" ranks by its per-sentence salience alone, "in context"
+  by salience in the note's context (`vaultkd.distill.salience`, what the layers use), "+MMR"
+  adds the MMR selection of the executive summary (`vaultkd.distill.core.mmr_order`); all are
+  filled up to the word budget;
 - Lead, LexRank, TextRank (sumy 0.13).
 """
 
@@ -150,9 +152,11 @@ def lead_ranker(sents: list[str]) -> list[int]:
 
 class Student:
     def __init__(self, model_dir: Path | None) -> None:
+        from vaultkd.distill.salience import ContextWeights
         from vaultkd.model.runtime import load_predictor
 
         self.predictor = load_predictor(model_dir)
+        self.context = ContextWeights.from_manifest(self.predictor.manifest)
         self.cache: dict[str, tuple] = {}
 
     def predict(self, sents: list[str]):  # noqa: ANN201
@@ -162,12 +166,22 @@ class Student:
             self.cache[key] = p
         return self.cache[key]
 
-    def salience_ranker(self, sents: list[str]) -> list[int]:
+    def in_context(self, sents: list[str]):  # noqa: ANN201
+        from vaultkd.distill.salience import in_context
+
+        return in_context(self.predict(sents), self.context)
+
+    def sentence_ranker(self, sents: list[str]) -> list[int]:
+        """The student's per-sentence salience alone."""
         return rank_by_salience(self.predict(sents).salience)
+
+    def salience_ranker(self, sents: list[str]) -> list[int]:
+        """Salience in context: what the distillation's layers use."""
+        return rank_by_salience(self.in_context(sents).salience)
 
     def mmr_ranker(self, sents: list[str]) -> list[int]:
         # The greedy MMR order the summary layer uses, then the rest by salience.
-        p = self.predict(sents)
+        p = self.in_context(sents)
         order = mmr_order(p.salience, p.embeddings, min(len(sents), 60))
         seen = set(order)
         return order + [i for i in rank_by_salience(p.salience) if i not in seen]
@@ -320,21 +334,36 @@ def tune(student: Student) -> None:
             f"  {name:34s} docs={len(docs):4d} label rate={rate:.3f} best fraction={best:.2f} "
             f"F1={max(scores):.3f}  (F1 at 0.33: {scores[grid.index(0.35)]:.3f})"
         )
-    # A position prior (salience + w * lead) helps papers; does it help where it is not a given?
+    # A position prior on top of salience in context: papers open with their point, notes and
+    # meetings need not. Chosen on dev data only; CL-SciSumm (test) is printed to show the
+    # trade-off, not to choose.
     if (DATA / "scitldr").is_dir() and (DATA / "ami-summaries").is_dir():
-        print("\nLead prior w in salience + w * (1 - i/n): SciTLDR dev top-1 / AMI train F1@0.35")
+        print(
+            "\nPosition prior w in logit(salience in context) + w * exp(-i/10):\n"
+            "  w    SciTLDR dev top-1 | AMI train F1@.35 | seed dev bold F1@.35 | CL-SciSumm R-2"
+        )
         sci = [d for d in load_jsonl(DATA / "scitldr" / "SciTLDR-A.dev.jsonl") if d["source"]]
         ami_docs = ami_meetings("train")
-        for w in (0.0, 0.1, 0.2, 0.4, 0.8):
+        papers = scisumm_papers() if (DATA / "cl-scisumm-2018-test").is_dir() else []
+        for w in (0.0, 0.5, 1.0, 2.0):
 
             def ranker(sents: list[str], w: float = w) -> list[int]:
-                sal = student.predict(sents).salience.astype(np.float64)
-                lead = 1.0 - np.arange(len(sents)) / max(1, len(sents))
-                return rank_by_salience(sal + w * lead)
+                sal = student.in_context(sents).salience.astype(np.float64)
+                logit = np.log(np.clip(sal, 1e-6, 1)) - np.log(np.clip(1 - sal, 1e-6, 1))
+                return rank_by_salience(logit + w * np.exp(-np.arange(len(sents)) / 10))
 
             top1 = np.mean([d["source_labels"][ranker(d["source"])[0]] == 1 for d in sci])
             f1 = np.mean([f1_at_fraction(ranker(s), set(p), 0.35) for _, s, _, p in ami_docs])
-            print(f"  w={w:.1f}  {100 * top1:.1f}%  {f1:.3f}")
+            seed_f1 = np.mean([
+                f1_at_fraction(
+                    ranker([r["text"] for r in d]),
+                    {i for i, r in enumerate(d) if r["salience"] >= 1},
+                    0.35,
+                )
+                for d in dev
+            ])
+            r2 = rouge([(budget_summary(s, ranker(s), 250), refs) for _, s, refs in papers])
+            print(f"  {w:.1f}  {100 * top1:5.1f}%  {f1:.3f}  {seed_f1:.3f}  {r2:.2f}")
     # Role thresholds: per role, the probability cut that maximises F1 on seed dev.
     rows = [r for d in dev for r in d]
     probs = student.predict([r["text"] for r in rows]).role_probs
@@ -379,7 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "TextRank": sumy_ranker("textrank"),
     }
     if student is not None:
-        rankers["student salience"] = student.salience_ranker
+        rankers["student sentence"] = student.sentence_ranker
+        rankers["student in context"] = student.salience_ranker
         rankers["student +MMR"] = student.mmr_ranker
     rows: list[list[str]] = []
     if not args.skip_summaries:

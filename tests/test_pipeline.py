@@ -425,3 +425,32 @@ def test_predict_alone_writes_nothing_and_leaves_errors_for_distill(vault: Path)
         results = {r.note: r for r in s.distill(todo)}
     assert results["Binary.md"].status == "error"  # reported by distill, not swallowed
     assert results["Meetings/Retro.md"].status == "written"
+
+
+class _ContextPredictor(FakePredictor):
+    """The fake model with salience-in-context weights in its manifest, as the shipped one."""
+
+    manifest = {"salience_in_context": {"weights": {"salience": 0.2, "centrality": 3.0}}}
+
+
+def test_layers_follow_salience_in_context_when_the_model_ships_weights(vault: Path) -> None:
+    from vaultkd.distill.salience import ContextWeights, in_context
+
+    dry = DistillOptions(force=True, dry_run=True)
+    note = "Meetings/Retro.md"
+    with Session.open(vault, predictor=FakePredictor()) as s:
+        raw = s.distill([note], dry)[0].report
+    with Session.open(vault, predictor=_ContextPredictor()) as s:
+        ctx = s.distill([note], dry)[0].report
+    assert raw is not None and ctx is not None
+    texts = [x["text"] for x in ctx["sentences"]]
+    assert texts == [x["text"] for x in raw["sentences"]]
+    preds = FakePredictor().predict(texts)
+    weights = ContextWeights.from_manifest(_ContextPredictor.manifest)
+    want = in_context(preds, weights).salience
+    assert [x["salience"] for x in ctx["sentences"]] == [round(float(v), 4) for v in want]
+    assert [x["salience"] for x in raw["sentences"]] == [
+        round(float(v), 4) for v in preds.salience
+    ]
+    # Centrality weighs heavily here, so the bold layer is not the raw top third.
+    assert [x["layer"] for x in ctx["sentences"]] != [x["layer"] for x in raw["sentences"]]

@@ -53,8 +53,14 @@ def test_smoke_writes_a_loadable_model(smoke_run: Path) -> None:
     out = smoke_run / "models"
     for name in ("student.onnx", "tokenizer.json", "student.json", "metrics.json", "model-card.md"):
         assert (out / name).is_file(), name
-    preds = OnnxPredictor(out, threads=1).predict(["Who owns staging?", "Book the venue."])
+    predictor = OnnxPredictor(out, threads=1)
+    preds = predictor.predict(["Who owns staging?", "Book the venue."])
     assert preds.role_probs.shape == (2, 5)
+    # The context stage fitted salience-in-context weights on the exported student.
+    from vaultkd.distill.salience import ContextWeights
+
+    assert ContextWeights.from_manifest(predictor.manifest) is not None
+    assert predictor.manifest["salience_in_context"]["report"]["docs"] > 0
     assert not (Path("models") / "smoke").exists()
 
 

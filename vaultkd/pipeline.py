@@ -31,6 +31,7 @@ from vaultkd.config import CONFIG_NAME, STATE_DIR, Config
 from vaultkd.distill.connections import Neighbours, VectorIndex, find_connections, note_vector
 from vaultkd.distill.core import distill_note
 from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
+from vaultkd.distill.salience import ContextWeights, in_context
 from vaultkd.distill.segment import sentences_of as note_sentences
 from vaultkd.distill.titles import VaultTitleKeys, title_key
 from vaultkd.distill.types import Connection, Distillation, Rendered, Sentence
@@ -159,6 +160,8 @@ class Session:
     ) -> None:
         self.root = root
         self.predictor = predictor
+        # Models without fitted weights (and test predictors) rank by their own salience.
+        self._context = ContextWeights.from_manifest(getattr(predictor, "manifest", {}))
         self.config = config
         self.db = db
         self.graph = graph
@@ -495,7 +498,7 @@ class Session:
         config = replace(self.config, inline=inline, block_refs=block_refs)
         connections = self._connections(p.rel, config, index, memo)
         d = distill_note(
-            p.note, p.sentences, p.preds, config, connections,
+            p.note, p.sentences, in_context(p.preds, self._context), config, connections,
             taken_titles=self._taken_titles(p.rel),
         )
         report = to_report(d, config)

@@ -323,6 +323,7 @@ def evaluate_run(cfg: PipelineConfig) -> dict[str, Any]:
         "smoke": cfg.smoke,
         "model": {k: manifest[k] for k in ("name", "version", "params", "onnx_bytes")},
         "parity": manifest["parity"],
+        "salience_in_context": manifest.get("salience_in_context"),
         "dev": load_checkpoint(run / "student.pt").best_dev,
         "dev_hard_labels_only": ablation.best_dev,
         "quality": quality,
@@ -400,6 +401,19 @@ def render_card(metrics: dict[str, Any]) -> str:
         f"| {p['n']} | {p['role_agreement']:.4f} | {p['salience_mae']:.4f} | "
         f"{p['embedding_cos_mean']:.4f} / {p['embedding_cos_min']:.4f} |"
     )
+    ctx = metrics.get("salience_in_context")
+    if ctx:
+        w, rep = ctx["weights"], ctx.get("report", {})
+        lines += [
+            "",
+            "## Salience in context",
+            "",
+            f"Distillation ranks sentences by logistic(salience_z x {w['salience']} + "
+            f"centrality_z x {w['centrality']} + {ctx['bias']}), both z-scored within the note "
+            f"(`vaultkd/distill/salience.py`); fitted on {ctx.get('fitted_on', '?')}: top-1 "
+            f"{_fmt(rep.get('top1_sentence_only'))} with salience alone, "
+            f"{_fmt(rep.get('top1_in_context'))} in context.",
+        ]
     lines += _quality_section(metrics)
     lines += _teacher_section(metrics)
     lines += _sweep_section(metrics)

@@ -9,6 +9,7 @@ run resumes where it stopped; `--stage X` runs only X):
     student    KD training on the transfer set (+ labelled train)   run/student.pt
     ablation   the same student on hard labels only                 run/ablation.pt
     export     ONNX fp32 + int8, parity, manifest                   run/student*.onnx, out/
+    context    weights of salience in context, fitted on SciTLDR    out/student.json
     evaluate   teacher vs student vs ablation vs rules, size/speed  out/metrics.json, card
 
 `interim` is a separate quick recipe (no fine-tuned teacher): hard labels plus embedding
@@ -54,9 +55,11 @@ STAGES: tuple[str, ...] = (
     "student",
     "ablation",
     "export",
+    "context",
     "evaluate",
 )
-VERSION = "2026.11"
+# 2026.11.1: same network as 2026.11, plus salience in context (`train/context.py`).
+VERSION = "2026.11.1"
 TRANSFER_SENTENCES = 150_000  # teacher-labelled transfer sentences sampled from the corpus
 
 
@@ -498,6 +501,27 @@ def stage_export(cfg: PipelineConfig) -> dict:
     return manifest
 
 
+SMOKE_CONTEXT_DOCS = 40
+
+
+def stage_context(cfg: PipelineConfig) -> dict:
+    """Fit salience-in-context weights on the shipped student's outputs (SciTLDR-A dev)."""
+    from vaultkd.model.runtime import OnnxPredictor
+    from vaultkd.train.context import fit_context, scitldr_docs, write_manifest
+
+    rows = labelled.read_scitldr("dev")
+    if cfg.smoke:
+        rows = rows[:SMOKE_CONTEXT_DOCS]
+    predictor = OnnxPredictor(cfg.out, threads=cfg.threads)
+    weights, report = fit_context(predictor, scitldr_docs(rows))
+    _append_log(cfg.run_dir, {"event": "context", **weights.to_manifest(), **report})
+    log.info("salience in context %s: %s", weights, report)
+    return write_manifest(
+        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)",
+        VERSION,
+    )
+
+
 def stage_evaluate(cfg: PipelineConfig) -> dict:
     from vaultkd.train.evaluate import evaluate_run
 
@@ -524,6 +548,7 @@ def run(cfg: PipelineConfig, stages: tuple[str, ...] = STAGES) -> None:
         "student": stage_student,
         "ablation": stage_ablation,
         "export": stage_export,
+        "context": stage_context,
         "evaluate": stage_evaluate,
     }
     steps["sweep"] = stage_sweep
