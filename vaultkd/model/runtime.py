@@ -59,6 +59,9 @@ class OnnxSession:
         opts.intra_op_num_threads = n
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Idle intra-op threads spin by default, burning a core between calls; vaultkd calls
+        # the model between parsing and writing, and in a vault run beside worker processes.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"]
