@@ -73,9 +73,10 @@ class FakePredictor:
     def predict(self, sentences: Sequence[str]) -> Predictions:
         self.calls += 1
         n = len(sentences)
-        probs = np.full((n, len(ROLES)), 0.05, dtype=np.float32)
+        # A confident model: its role clears every listing threshold (ROLE_THRESHOLDS).
+        probs = np.full((n, len(ROLES)), 0.025, dtype=np.float32)
         for i, text in enumerate(sentences):
-            probs[i, ROLE_INDEX[fake_role(text)]] = 0.8
+            probs[i, ROLE_INDEX[fake_role(text)]] = 0.9
         salience = np.array([fake_salience(t) for t in sentences], dtype=np.float32)
         emb = (
             np.stack([fake_embedding(t, self._dim) for t in sentences])

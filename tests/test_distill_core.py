@@ -106,7 +106,8 @@ def test_existing_tasks_are_actions_verbatim_and_new_actions_are_added() -> None
 
 
 def test_thresholds_filter_low_confidence_roles() -> None:
-    _, _, _, d = distill(thresholds={"claim": 0.9, "question": 0.9, "decision": 0.9, "action": 0.9})
+    strict = dict.fromkeys(("claim", "question", "decision", "action"), 0.95)
+    _, _, _, d = distill(thresholds=strict)
     assert d.claims == d.questions == d.decisions == ()
     # Tasks are actions whatever the model's confidence.
     assert [a.text for a in d.actions] == ["Priya to move the smoke tests into CI"]

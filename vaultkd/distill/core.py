@@ -34,14 +34,16 @@ from vaultkd.model.predictor import Predictions
 from vaultkd.roles import ROLE_INDEX, ROLES
 from vaultkd.vault.note import Note
 
-# Minimum role probability for a sentence to be listed under its heading. Tuned on the seed
-# set's dev split with the interim student (see bench/quality_bench.py --tune); a claim needs
-# more confidence than the rarer roles because "Key claims" is the longest list.
+# Minimum role probability for a sentence to be listed under its heading (besides being its
+# most likely role). Chosen on the seed set's dev split for the shipped student
+# (`bench/quality_bench.py --tune`; ties go to the earlier value): the student files many
+# statements as actions with middling confidence, so an action needs 0.85 (seed test action
+# F1 0.776 -> 0.862, precision 0.70 -> 0.89); for the other roles the argmax alone is as good.
 ROLE_THRESHOLDS: dict[str, float] = {
-    "claim": 0.5,
+    "claim": 0.4,
     "question": 0.4,
     "decision": 0.4,
-    "action": 0.4,
+    "action": 0.85,
 }
 # MMR trade-off for the executive summary: 1.0 is pure salience, 0.0 pure novelty.
 MMR_LAMBDA = 0.7
