@@ -316,6 +316,33 @@ def test_distill_gets_the_write_lock_during_a_long_catch_up(vault: Path) -> None
     assert sum(session.distilled.values()) == 40
 
 
+def test_a_catch_up_pauses_between_batches_only_for_a_waiter(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.daemon.watcher as watcher
+
+    pauses: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(watcher, "_YIELD", 0.0123)
+    monkeypatch.setattr(
+        watcher.time, "sleep", lambda s: pauses.append(s) if s == 0.0123 else real_sleep(s)
+    )
+    for i in range(12):
+        (vault / f"N{i}.md").write_text(f"Note {i}.\n", encoding="utf-8")
+    session = FakeSession(vault)
+    daemon = Daemon(vault, config=Config(), batch_size=4, session_factory=lambda r, c: session)
+    daemon._catch_up(session)
+    assert sum(session.distilled.values()) >= 12
+    assert pauses == []  # nobody waited: no batch paused
+    marker = vault / ".vaultkd" / "write.waiting.999999-1"  # a `vaultkd distill` waiting
+    marker.parent.mkdir(exist_ok=True)
+    marker.touch()
+    for i in range(12):
+        (vault / f"N{i}.md").write_text(f"Note {i}, edited.\n", encoding="utf-8")
+    daemon._catch_up(session)
+    assert len(pauses) >= 2
+
+
 def test_memory_is_handed_back_after_a_catch_up(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

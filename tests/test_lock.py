@@ -125,3 +125,44 @@ def test_reentrant_in_one_thread_exclusive_between_threads(tmp_path: Path) -> No
 def test_instance_and_write_locks_are_independent(tmp_path: Path) -> None:
     with instance_lock(tmp_path), write_lock(tmp_path, timeout=0) as lock:
         assert lock.held
+
+
+def test_a_waiter_is_visible_to_the_holder_only_while_it_waits(tmp_path: Path) -> None:
+    from vaultkd.write.lock import others_waiting
+
+    assert not others_waiting(tmp_path)
+    holder = write_lock(tmp_path).acquire()
+    outcome: list[str] = []
+
+    def wait_briefly() -> None:
+        try:
+            write_lock(tmp_path, timeout=1.0).acquire()
+        except VaultLocked:
+            outcome.append("gave up")
+
+    waiter = threading.Thread(target=wait_briefly)
+    try:
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while not others_waiting(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert others_waiting(tmp_path)
+        waiter.join(timeout=5)
+        assert outcome == ["gave up"]
+        assert not others_waiting(tmp_path)  # its marker went with it
+        assert not list((tmp_path / ".vaultkd").glob("write.waiting.*"))
+    finally:
+        holder.release()
+
+
+def test_a_dead_waiters_marker_goes_stale(tmp_path: Path) -> None:
+    from vaultkd.write.lock import WAITING_FRESH, others_waiting
+
+    marker = tmp_path / ".vaultkd" / "write.waiting.999999-1"
+    marker.parent.mkdir()
+    marker.touch()
+    assert others_waiting(tmp_path)
+    old = time.time() - WAITING_FRESH - 1
+    os.utime(marker, (old, old))
+    assert not others_waiting(tmp_path)
+    assert not others_waiting(tmp_path, "instance")

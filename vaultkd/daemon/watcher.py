@@ -35,13 +35,20 @@ from vaultkd.config import Config
 from vaultkd.daemon.events import Change, WatchRules, changes_from_event, relative
 from vaultkd.daemon.memory import release_free_memory
 from vaultkd.daemon.scheduler import QuietScheduler
-from vaultkd.write.lock import POLL_INTERVAL, VaultLocked, instance_lock, write_lock
+from vaultkd.write.lock import (
+    POLL_INTERVAL,
+    VaultLocked,
+    instance_lock,
+    others_waiting,
+    write_lock,
+)
 
 log = logging.getLogger("vaultkd.daemon")
 
 Progress = Callable[[int, int], None]  # (done, total)
-# After each batch the daemon pauses a little longer than a waiting `vaultkd distill` polls the
-# write lock (flock is not fair), so a distill run during a long catch-up gets its turn.
+# After a batch the daemon pauses a little longer than a waiting `vaultkd distill` polls the
+# write lock (flock is not fair), so a distill run during a long catch-up gets its turn; it
+# pauses only when someone says it is waiting (`lock.others_waiting`).
 _YIELD = 2 * POLL_INTERVAL
 _TRIM_AFTER = 64  # notes in one round of work after which freed memory is handed back
 _PREDICT_BATCH = 256  # notes per prediction step of a catch-up (a stop is honoured between)
@@ -296,7 +303,7 @@ class Daemon:
         for i, chunk in enumerate(_chunks(paths, self.batch_size)):
             if self._stopping:
                 return
-            if i:
+            if i and others_waiting(self.root):
                 # Let a waiting `vaultkd distill` take the write lock between batches.
                 time.sleep(_YIELD)
             yield chunk

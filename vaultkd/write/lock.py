@@ -42,6 +42,12 @@ INSTANCE = "instance"
 WRITE = "write"
 WRITE_TIMEOUT = 30.0  # seconds `distill` waits for the daemon's current batch before failing
 POLL_INTERVAL = 0.05  # seconds between tries while waiting
+# A process waiting for a lock says so with a file `<name>.waiting.<pid>-<thread>` beside the
+# lock, touched at least every WAITING_REFRESH seconds, so that a holder that takes the lock
+# batch after batch (the daemon's catch-up) pauses only when someone is actually waiting. A
+# file older than WAITING_FRESH is from a waiter that died; it is ignored.
+WAITING_REFRESH = 1.0
+WAITING_FRESH = 5.0
 
 
 class VaultLocked(Exception):
@@ -128,9 +134,17 @@ class VaultLock:
         """Take the lock, waiting at most `timeout` seconds (default: the one given at
         construction); raise `VaultLocked` when it cannot be had in time."""
         wait = self.timeout if timeout is ... else timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        waiting = _Waiting(self.path.parent / f"{self.name}.waiting.{os.getpid()}-"
+                           f"{threading.get_ident()}")
+        try:
+            return self._acquire(wait, waiting)
+        finally:
+            waiting.done()
+
+    def _acquire(self, wait: float | None, waiting: _Waiting) -> VaultLock:
         me = threading.get_ident()
         start = time.monotonic()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             with _held_guard:
                 held = _held.get(self._key)
@@ -150,6 +164,7 @@ class VaultLock:
             if wait is not None and waited >= wait:
                 pid = os.getpid() if held is not None else read_holder(self.path)
                 raise VaultLocked(self.vault_root, self.name, pid, waited)
+            waiting.touch()
             time.sleep(
                 POLL_INTERVAL if wait is None else max(0.0, min(POLL_INTERVAL, wait - waited))
             )
@@ -187,6 +202,45 @@ class VaultLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class _Waiting:
+    """This waiter's marker file (see WAITING_REFRESH); best effort, never an error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.touched = -WAITING_REFRESH
+        self.made = False
+
+    def touch(self) -> None:
+        now = time.monotonic()
+        if now - self.touched < WAITING_REFRESH:
+            return
+        with contextlib.suppress(OSError):
+            self.path.touch()
+            self.made = True
+        self.touched = now
+
+    def done(self) -> None:
+        if self.made:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def others_waiting(vault_root: Path, name: str = WRITE) -> bool:
+    """Whether another process (or thread) is waiting for the lock `name` right now."""
+    mine = f"{name}.waiting.{os.getpid()}-{threading.get_ident()}"
+    now = time.time()
+    try:
+        entries = list(os.scandir(Path(vault_root) / STATE_DIR))
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.name.startswith(f"{name}.waiting.") and entry.name != mine:
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime < WAITING_FRESH:
+                    return True
+    return False
 
 
 def instance_lock(vault_root: Path) -> VaultLock:
