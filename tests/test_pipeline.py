@@ -454,3 +454,20 @@ def test_layers_follow_salience_in_context_when_the_model_ships_weights(vault: P
     ]
     # Centrality weighs heavily here, so the bold layer is not the raw top third.
     assert [x["layer"] for x in ctx["sentences"]] != [x["layer"] for x in raw["sentences"]]
+
+
+def test_a_dry_run_reports_the_titles_a_real_run_writes(tmp_path: Path) -> None:
+    root = _sample_copy(tmp_path / "v")
+    note = "Meetings/2026-03-16 Retro.md"
+    (root / "Copies").mkdir()
+    for copy in ("Copies/Retro again.md", "Copies/Retro third.md"):
+        (root / copy).write_bytes((root / note).read_bytes())
+    with open_session(root) as s:
+        dry = s.distill(s.sources(), DistillOptions(dry_run=True))
+        again = s.distill(s.sources(), DistillOptions(dry_run=True))
+        real = s.distill(s.sources())
+    assert [(r.note, r.written) for r in dry] == [(r.note, r.written) for r in real]
+    # The dry runs left the session's title index as it was: the second one saw the same.
+    assert [(r.note, r.written) for r in again] == [(r.note, r.written) for r in dry]
+    written = [p for r in real for p in r.written]
+    assert any(p.startswith("Atomic/") and p.endswith(" 3.md") for p in written)

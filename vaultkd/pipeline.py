@@ -286,6 +286,25 @@ class Session:
         `progress(done, total)` counts both passes (total = 2 × notes). `reports=False` leaves
         out the per-note --json objects (a vault's worth of them is large).
         """
+        if not options.dry_run:
+            return self._distill(rel_paths, options, progress, jobs, reports)
+        # A dry run hands out titles as a real run would (a second note with the same claim
+        # gets "… 2"), in a copy of the title index that is dropped afterwards.
+        titles = self._titles
+        self._titles = titles.copy()
+        try:
+            return self._distill(rel_paths, options, progress, jobs, reports)
+        finally:
+            self._titles = titles
+
+    def _distill(
+        self,
+        rel_paths: Sequence[str],
+        options: DistillOptions,
+        progress: Callable[[int, int], None] | None,
+        jobs: int,
+        reports: bool,
+    ) -> list[NoteResult]:
         inline = options.inline or self.config.inline
         block_refs = options.block_refs or self.config.block_refs
         mode = _mode(inline, block_refs)
@@ -602,6 +621,8 @@ class Session:
             )
         if not writer.dry_run:
             self._after_write(p, status, message, new_data, edited, final_hash, mode, wr)
+        elif status != "retry":
+            self._track_titles(wr)  # the run's own copy of the index (see `distill`)
         return NoteResult(p.rel, status, written, wr.kept, message, report)
 
     def _connections(
@@ -661,6 +682,9 @@ class Session:
                 NoteState(p.rel, final_hash, self.predictor.version, status, message,
                           written_hash, mode)
             )
+        self._track_titles(wr)
+
+    def _track_titles(self, wr: WriteReport) -> None:
         for path in wr.written:
             self._titles.add(_stem(path))
         for path in wr.removed:
@@ -789,6 +813,11 @@ class _TitleIndex:
             self._counts[key] -= 1
         else:
             self._counts.pop(key, None)
+
+    def copy(self) -> _TitleIndex:
+        twin = _TitleIndex()
+        twin._counts = self._counts.copy()
+        return twin
 
     def taken(self, own: Iterable[str]) -> VaultTitleKeys:
         """Title keys taken for a note whose earlier outputs are titled `own`."""
