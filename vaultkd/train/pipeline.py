@@ -58,8 +58,9 @@ STAGES: tuple[str, ...] = (
     "context",
     "evaluate",
 )
-# 2026.11.1: same network as 2026.11, plus salience in context (`train/context.py`).
-VERSION = "2026.11.1"
+# 2026.11.1: the network of 2026.11 plus salience in context (`train/context.py`);
+# 2026.11.2: retrained with salience_weight 3 (see KDConfig).
+VERSION = "2026.11.2"
 TRANSFER_SENTENCES = 150_000  # teacher-labelled transfer sentences sampled from the corpus
 
 
