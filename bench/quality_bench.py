@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_order, rank_by_salience  # noqa: E402
+from vaultkd.distill.salience import ContextWeights, in_context  # noqa: E402
 from vaultkd.roles import ROLE_INDEX, ROLES  # noqa: E402
 from vaultkd.segment import sentences as split_text  # noqa: E402
 
@@ -152,7 +153,6 @@ def lead_ranker(sents: list[str]) -> list[int]:
 
 class Student:
     def __init__(self, model_dir: Path | None) -> None:
-        from vaultkd.distill.salience import ContextWeights
         from vaultkd.model.runtime import load_predictor
 
         self.predictor = load_predictor(model_dir)
@@ -167,8 +167,6 @@ class Student:
         return self.cache[key]
 
     def in_context(self, sents: list[str]):  # noqa: ANN201
-        from vaultkd.distill.salience import in_context
-
         return in_context(self.predict(sents), self.context)
 
     def sentence_ranker(self, sents: list[str]) -> list[int]:

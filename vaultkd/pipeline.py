@@ -133,21 +133,6 @@ class _Prepared:
         self.note, self.sentences, self.data, self.preds = _PACKED, [], b"", None
 
 
-@dataclass
-class _Computed:
-    """Pass 2 for one note up to, not including, writing: what `_commit` needs to check and
-    write it (computing touches no file and no database)."""
-
-    too_short: bool
-    reason: str
-    counts: tuple[int, int, int, int, int]  # claims, questions, decisions, actions, atomic
-    files: list[OutputFile]
-    new_data: bytes  # the source's bytes after --inline / --block-refs (else unchanged)
-    edit_problem: str
-    warn: str
-    report: dict[str, Any] | None
-
-
 def _mode(inline: bool, block_refs: bool) -> str:
     return "+".join(m for m, on in (("inline", inline), ("block_refs", block_refs)) if on)
 
@@ -528,23 +513,14 @@ class Session:
         self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
         index: VectorIndex, memo: Neighbours, reports: bool = True,
     ) -> NoteResult:
-        c = self._compute(
-            p, inline, block_refs, index, memo, self._taken_titles(p.rel), reports
-        )
-        return self._commit(p, c, writer, mode)
-
-    def _compute(
-        self, p: _Prepared, inline: bool, block_refs: bool, index: VectorIndex,
-        memo: Neighbours, taken: VaultTitleKeys, reports: bool,
-    ) -> _Computed:
-        """Distill and render one note; reads nothing but the state it is given."""
         assert p.preds is not None
         config = replace(self.config, inline=inline, block_refs=block_refs)
         connections = self._connections(p.rel, config, index, memo)
         d = distill_note(
             p.note, p.sentences, in_context(p.preds, self._context), config, connections,
-            taken_titles=taken,
+            taken_titles=self._taken_titles(p.rel),
         )
+        report = to_report(d, config) if reports else None
         version = self.predictor.version
         warn = ""
         if p.note.frontmatter_error:
@@ -556,27 +532,6 @@ class Session:
             rendered += render_atomic(d, p.note, config, version)
             files = [_output_file(r) for r in rendered]
         new_data, edit_problem = self._source_edit(p, d, inline, block_refs)
-        return _Computed(
-            too_short=d.too_short,
-            reason=d.reason,
-            counts=(
-                len(d.claims), len(d.questions), len(d.decisions), len(d.actions),
-                len(d.atomic),
-            ),
-            files=files,
-            new_data=new_data,
-            edit_problem=edit_problem,
-            warn=warn,
-            report=to_report(d, config) if reports else None,
-        )
-
-    def _commit(
-        self, p: _Prepared, c: _Computed, writer: VaultWriter, mode: str
-    ) -> NoteResult:
-        """Write what `_compute` made, unless the note changed since it was read."""
-        report = c.report
-        version = self.predictor.version
-        new_data = c.new_data
         # Re-read just before writing: Obsidian may have saved the note since we read it.
         path = vault_path(self.root, p.rel)
         if read_bytes(path) != p.data:
@@ -586,24 +541,22 @@ class Session:
         if new_data != p.data and not writer.dry_run:
             # Cache the predictions under the edited bytes first: a run killed right after the
             # edit then resumes from the same predictions (same ids, same titles).
-            preds = p.preds
-            assert preds is not None
             with self.db.transaction():
                 self.db.set_prediction(
-                    p.rel, version, final_hash, self._index[p.rel],
-                    (preds.role_probs, preds.salience, preds.embeddings),
+                    p.rel, self.predictor.version, final_hash, self._index[p.rel],
+                    (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
                 )
         try:
             if new_data != p.data:
                 edited = writer.edit_source(p.rel, p.data, new_data)
         except ChangedOnDisk:
             return self._retry(p, report)
-        wr = writer.write_outputs(p.rel, c.files, model=version, source_hash=final_hash)
+        wr = writer.write_outputs(p.rel, files, model=version, source_hash=final_hash)
         if wr.retry:
             status = "retry"
         elif wr.errors:
             status = "error"
-        elif c.too_short:
+        elif d.too_short:
             status = "too_short"
         elif wr.written or wr.removed or edited:
             status = "written"
@@ -612,9 +565,9 @@ class Session:
         else:
             status = "unchanged"
         written = ([p.rel] if edited else []) + wr.written
-        message = _message(p.rel, status, c, wr, edited, writer.dry_run) + c.warn
-        if c.edit_problem:
-            message += f" ({c.edit_problem})"
+        message = _message(p.rel, status, d, wr, edited, writer.dry_run) + warn
+        if edit_problem:
+            message += f" ({edit_problem})"
         if report is not None:
             report.update(
                 {"status": status, "written": written, "kept": wr.kept, "removed": wr.removed}
@@ -835,11 +788,11 @@ def _output_file(r: Rendered) -> OutputFile:
 
 
 def _message(
-    rel: str, status: str, c: _Computed, wr: WriteReport, edited: bool, dry_run: bool
+    rel: str, status: str, d: Distillation, wr: WriteReport, edited: bool, dry_run: bool
 ) -> str:
     would = "would write" if dry_run else "wrote"
     if status == "too_short":
-        msg = f"{rel}: too short to distil ({c.reason})"
+        msg = f"{rel}: too short to distil ({d.reason})"
         if wr.removed:
             msg += f"; removed {len(wr.removed)} earlier note(s)"
         return msg
@@ -860,9 +813,8 @@ def _message(
         parts.append(f"removed {len(wr.removed)} stale note(s)")
     if wr.orphaned:
         parts.append(f"kept {len(wr.orphaned)} stale note(s) you edited")
-    claims, questions, decisions, actions, atomic = c.counts
     counts = (
-        f"{claims} claims, {questions} questions, {decisions} decisions, "
-        f"{actions} actions, {atomic} atomic"
+        f"{len(d.claims)} claims, {len(d.questions)} questions, {len(d.decisions)} decisions, "
+        f"{len(d.actions)} actions, {len(d.atomic)} atomic"
     )
     return f"{rel}: {counts}; " + "; ".join(parts or ["nothing to write"])

@@ -60,7 +60,7 @@ class OnnxSession:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         # Idle intra-op threads spin by default, burning a core between calls; vaultkd calls
-        # the model between parsing and writing, and in a vault run beside worker processes.
+        # the model between parsing and writing, and the daemon between saves.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(

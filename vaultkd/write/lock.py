@@ -135,8 +135,7 @@ class VaultLock:
         construction); raise `VaultLocked` when it cannot be had in time."""
         wait = self.timeout if timeout is ... else timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        waiting = _Waiting(self.path.parent / f"{self.name}.waiting.{os.getpid()}-"
-                           f"{threading.get_ident()}")
+        waiting = _Waiting(self.path.parent / _waiting_name(self.name))
         try:
             return self._acquire(wait, waiting)
         finally:
@@ -204,6 +203,10 @@ class VaultLock:
         self.release()
 
 
+def _waiting_name(name: str) -> str:
+    return f"{name}.waiting.{os.getpid()}-{threading.get_ident()}"
+
+
 class _Waiting:
     """This waiter's marker file (see WAITING_REFRESH); best effort, never an error."""
 
@@ -229,10 +232,11 @@ class _Waiting:
 
 def others_waiting(vault_root: Path, name: str = WRITE) -> bool:
     """Whether another process (or thread) is waiting for the lock `name` right now."""
-    mine = f"{name}.waiting.{os.getpid()}-{threading.get_ident()}"
+    mine = _waiting_name(name)
     now = time.time()
     try:
-        entries = list(os.scandir(Path(vault_root) / STATE_DIR))
+        with os.scandir(Path(vault_root) / STATE_DIR) as it:
+            entries = list(it)
     except OSError:
         return False
     for entry in entries:
