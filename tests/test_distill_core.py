@@ -11,6 +11,7 @@ from fake_predictor import FakePredictor
 
 from vaultkd.config import Config
 from vaultkd.distill.core import distill_note, layer_counts, mmr_select
+from vaultkd.distill.render import render_distillation, render_inline
 from vaultkd.distill.types import LAYER_BOLD, LAYER_HIGHLIGHT, LAYER_NONE, LAYER_SUMMARY
 
 RETRO = [
@@ -49,12 +50,14 @@ def test_layer_counts_follow_the_fractions() -> None:
 
 def test_layers_are_nested_by_salience() -> None:
     _, sentences, preds, d = distill()
-    n = len(sentences)
+    prose = [i for i, s in enumerate(sentences) if s.kind != "task"]
+    assert len(prose) < len(sentences)  # the note has a task, which no layer marks
     layers = [s.layer for s in d.sentences]
-    n_bold, n_high = layer_counts(n, Config())
+    assert all(layers[i] == LAYER_NONE for i, s in enumerate(sentences) if s.kind == "task")
+    n_bold, n_high = layer_counts(len(prose), Config())
     marked = [i for i, layer in enumerate(layers) if layer >= LAYER_BOLD]
     # Summary sentences may come from outside the bold layer, everything else is the top bold.
-    top = sorted(range(n), key=lambda i: (-float(preds.salience[i]), i))
+    top = sorted(prose, key=lambda i: (-float(preds.salience[i]), i))
     assert set(top[:n_bold]) <= set(marked)
     highlighted = [i for i, layer in enumerate(layers) if layer == LAYER_HIGHLIGHT]
     assert all(preds.salience[i] >= preds.salience[top[n_bold - 1]] for i in highlighted)
@@ -72,6 +75,27 @@ def test_summary_is_in_note_order_without_tasks_or_context() -> None:
         assert d.sentences[i].layer == LAYER_SUMMARY
         assert sentences[i].kind != "task"
         assert d.sentences[i].role != "context"
+
+
+def test_a_note_of_tasks_alone_has_no_summary_and_says_so() -> None:
+    parts = [("heading", "Chores")] + [
+        ("task", t)
+        for t in (
+            "Take out the trash 📅 2024-03-04",
+            "Feed the cat every morning before work",
+            "Renew the passport before the summer trip",
+            "Call the plumber about the leaking tap",
+        )
+    ]
+    note, sentences, _, d = distill(parts, Config(min_sentences=3))
+    assert not d.too_short and len(sentences) == 4
+    assert d.summary == ()
+    assert all(s.layer == LAYER_NONE for s in d.sentences)
+    assert [a.text for a in d.actions] == [t.text for t in note.tasks]
+    body = render_distillation(d, note, Config(), "test").body
+    assert "> Tasks only: 4 open, 0 done; see Actions." in body
+    assert "- [ ]" not in body.split("## Actions")[0]  # no task line strung into the summary
+    assert render_inline(note, d) == note.text  # nothing to mark, no summary region
 
 
 def test_mmr_avoids_repeating_the_same_sentence() -> None:

@@ -112,22 +112,25 @@ def mmr_select(
 def assign_layers(
     sentences: Sequence[Sentence], preds: Predictions, config: Config
 ) -> tuple[list[int], list[int]]:
-    """(layer per sentence, executive summary indices in note order)."""
+    """(layer per sentence, executive summary indices in note order).
+
+    The layers mark the note's prose: existing tasks are listed under Actions, never marked
+    (their metadata must stay parseable), so they take no bold slot from a sentence of prose
+    and never make the summary. A note of tasks alone has no summary sentences."""
     n = len(sentences)
     layers = [LAYER_NONE] * n
-    n_bold, n_high = layer_counts(n, config)
-    ranked = rank_by_salience(preds.salience)
+    prose = [i for i in range(n) if sentences[i].kind != "task"]
+    n_bold, n_high = layer_counts(len(prose), config)
+    ranked = sorted(prose, key=lambda i: (-float(preds.salience[i]), i))
     for i in ranked[:n_bold]:
         layers[i] = LAYER_BOLD
     for i in ranked[:n_high]:  # the top of the bold layer is the top of the note
         layers[i] = LAYER_HIGHLIGHT
-    # A summary states what the note says; tasks and context belong elsewhere unless the note
-    # has nothing else.
+    # A summary states what the note says; context belongs elsewhere unless the note has
+    # nothing else.
     ctx = ROLE_INDEX["context"]
     roles = preds.role_probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    pool = [i for i in range(n) if sentences[i].kind != "task" and roles[i] != ctx]
-    if not pool:
-        pool = [i for i in range(n) if sentences[i].kind != "task"] or list(range(n))
+    pool = [i for i in prose if roles[i] != ctx] or prose
     k = min(config.summary_sentences, len(pool))
     summary = mmr_select(preds.salience, preds.embeddings, k, pool)
     for i in summary:
@@ -230,7 +233,7 @@ def distill_note(
         )
     layers, summary = assign_layers(sentences, preds, config)
     scored = score_sentences(sentences, preds, layers)
-    n_bold, _ = layer_counts(len(sentences), config)
+    n_bold = sum(layer >= LAYER_BOLD for layer in layers)
     claims, questions, decisions, actions = classify(scored, n_bold, thresholds)
     related = tuple(c.target for c in connections)
     # Atomic notes are for the ideas worth a note of their own: claims of the bold layer, or

@@ -97,6 +97,14 @@ def summary_text(d: Distillation) -> str:
     return " ".join(_inline_text(d.sentences[i].sentence.text) for i in d.summary)
 
 
+def _tasks_only(d: Distillation) -> str:
+    # Only a note of tasks alone has no summary sentences; say so rather than string its task
+    # lines together.
+    done = sum(it.done for it in d.actions if it.existing_task)
+    tasks = sum(it.existing_task for it in d.actions)
+    return f"Tasks only: {tasks - done} open, {done} done; see Actions."
+
+
 def render_distillation(
     d: Distillation, note: Note, config: Config, model_version: str
 ) -> Rendered:
@@ -105,7 +113,7 @@ def render_distillation(
     if d.too_short:
         lines += [f"> [!info] {note.title}: too short to distil", f"> {d.reason}"]
     else:
-        lines += [f"> [!summary] {note.title}", f"> {summary_text(d)}"]
+        lines += [f"> [!summary] {note.title}", f"> {summary_text(d) or _tasks_only(d)}"]
         sections: list[tuple[str, list[str]]] = [
             ("Key claims", [_item_line(d, note, it, emphasise=True) for it in d.claims]),
             ("Open questions", [_item_line(d, note, it) for it in d.questions]),
