@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from vaultkd.distill.render import REGION_BEGIN, REGION_END
 from vaultkd.distill.types import Sentence
 from vaultkd.segment import split_sentences
 from vaultkd.vault.note import Block, Note, Task
@@ -82,3 +85,38 @@ def make_sentences(note: Note) -> list[Sentence]:
                 )
             )
     return out
+
+
+_ID = re.compile(r" \^vkd-[0-9a-f]{6}")
+_MARKERS = ("**", "==")
+
+
+def _is_marked_copy(before: str, after: str) -> bool:
+    """Whether `after` is `before` with `**`/`==` markers inserted and nothing else
+    (a search over (i, j) positions; markers in the user's own text make a plain diff
+    ambiguous)."""
+    seen: set[tuple[int, int]] = set()
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(before) and j == len(after):
+            return True
+        for m in _MARKERS:
+            if after.startswith(m, j):
+                todo.append((i, j + len(m)))
+        if i < len(before) and j < len(after) and before[i] == after[j]:
+            todo.append((i + 1, j + 1))
+    return False
+
+
+def only_vaultkd_insertions(before: str, after: str) -> None:
+    """`after` is `before` plus ids, markers and the marked region, nothing else."""
+    region = re.search(
+        re.escape(REGION_BEGIN) + r".*?" + re.escape(REGION_END) + r"[^\n]*\n?\r?\n?", after, re.S
+    )
+    stripped = after if region is None else after[: region.start()] + after[region.end() :]
+    stripped = _ID.sub("", stripped)
+    assert _is_marked_copy(before, stripped), (before, after)

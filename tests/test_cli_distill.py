@@ -136,6 +136,19 @@ def test_inline_then_undo_restores_bytes(vault: Path) -> None:
     assert code == 1 and "nothing to undo" in err
 
 
+def test_all_with_a_new_mode_redoes_notes_distilled_in_another(vault: Path) -> None:
+    original = (vault / RETRO).read_bytes()
+    code, out, err = run("distill", "--all", str(vault))
+    assert code == 0, err
+    assert (vault / RETRO).read_bytes() == original
+    code, out, err = run("distill", "--all", "--inline", str(vault))
+    assert code == 0, err
+    assert "up to date" not in out
+    assert b"%% vaultkd:begin %%" in (vault / RETRO).read_bytes()
+    code, out, err = run("distill", "--all", "--inline", str(vault))
+    assert code == 0 and "0 note(s)" in out, out
+
+
 def test_status_reports_distilled_stale_and_kept(vault: Path) -> None:
     run("distill", RETRO, "--vault", str(vault))
     out_note = vault / "Distilled" / RETRO

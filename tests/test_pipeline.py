@@ -165,7 +165,8 @@ def test_block_refs_only_append_ids_and_undo_restores(vault: Path) -> None:
     assert any(f"#^{i.strip()[1:]}" in distilled for i in ids)
     snap = snapshot(vault)
     with open_session(vault) as s:  # a second run: nothing pending, nothing changes
-        assert "Hermes.md" not in s.pending() or True
+        assert "Hermes.md" not in s.pending(DistillOptions(block_refs=True))
+        assert "Hermes.md" in s.pending()  # the config's mode (no block ids) differs
         r = s.distill(["Hermes.md"], DistillOptions(block_refs=True))[0]
         assert r.status == "unchanged", r.message
         r = s.distill(["Hermes.md"], DistillOptions(block_refs=True, force=True))[0]
@@ -195,8 +196,14 @@ def test_inline_mode_marks_region_and_undo_is_byte_exact(vault: Path) -> None:
 
     undo_note(vault, "Meetings/Retro.md")
     assert src.read_bytes() == original
-    with open_session(vault) as s:  # undone: not re-applied by a catch-up
-        assert "Meetings/Retro.md" not in s.pending() or not s.config.inline
+    with open_session(vault) as s:  # undone: a catch-up in the config's mode leaves it alone
+        assert not s.config.inline
+        todo = s.pending()
+        assert "Meetings/Retro.md" in todo  # its last distillation was inline
+        s.distill(todo)
+    assert src.read_bytes() == original
+    with open_session(vault) as s:
+        assert "Meetings/Retro.md" in s.pending(DistillOptions(inline=True))
 
 
 class SavingPredictor(FakePredictor):

@@ -7,15 +7,14 @@ The fixed fake predictor stands in for the model here: the property is about the
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
+from distill_helpers import only_vaultkd_insertions
 from fake_predictor import FakePredictor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaultkd.distill.render import REGION_BEGIN, REGION_END
 from vaultkd.pipeline import DistillOptions, Session, undo_note
 
 WORDS = st.sampled_from(
@@ -51,41 +50,6 @@ def notes(draw: st.DrawFn) -> bytes:
         text += nl
     data = text.encode("utf-8")
     return (b"\xef\xbb\xbf" + data) if draw(st.booleans()) else data
-
-
-_ID = re.compile(r" \^vkd-[0-9a-f]{6}")
-_MARKERS = ("**", "==")
-
-
-def _is_marked_copy(before: str, after: str) -> bool:
-    """Whether `after` is `before` with `**`/`==` markers inserted and nothing else
-    (a search over (i, j) positions; markers in the user's own text make a plain diff
-    ambiguous)."""
-    seen: set[tuple[int, int]] = set()
-    todo = [(0, 0)]
-    while todo:
-        i, j = todo.pop()
-        if (i, j) in seen:
-            continue
-        seen.add((i, j))
-        if i == len(before) and j == len(after):
-            return True
-        for m in _MARKERS:
-            if after.startswith(m, j):
-                todo.append((i, j + len(m)))
-        if i < len(before) and j < len(after) and before[i] == after[j]:
-            todo.append((i + 1, j + 1))
-    return False
-
-
-def only_vaultkd_insertions(before: str, after: str) -> None:
-    """`after` is `before` plus ids, markers and the marked region, nothing else."""
-    region = re.search(
-        re.escape(REGION_BEGIN) + r".*?" + re.escape(REGION_END) + r"[^\n]*\n?\r?\n?", after, re.S
-    )
-    stripped = after if region is None else after[: region.start()] + after[region.end() :]
-    stripped = _ID.sub("", stripped)
-    assert _is_marked_copy(before, stripped), (before, after)
 
 
 def _distill(data: bytes, options: DistillOptions) -> None:

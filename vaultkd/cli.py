@@ -125,7 +125,7 @@ def distill(
         raise click.ClickException(str(exc)) from None
     with session:
         if all_:
-            rels = session.sources() if force else session.pending()
+            rels = session.sources() if force else session.pending(options)
         results = {}
         try:
             todo = list(rels)

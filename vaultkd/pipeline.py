@@ -238,9 +238,14 @@ class Session:
         """Every note of the vault that vaultkd may distil (generated notes excluded)."""
         return _sources(self.root, self.db)
 
-    def pending(self) -> list[str]:
-        """Sources whose bytes, model version or mode differ from the last distillation."""
-        want_mode = _mode(self.config.inline, self.config.block_refs)
+    def pending(self, options: DistillOptions | None = None) -> list[str]:
+        """Sources whose bytes, model version or mode differ from the last distillation.
+
+        The mode is the one `distill(…, options)` would use (the config's, plus what
+        `options` turns on): `distill --all --inline` after a plain run has every note to do."""
+        inline = self.config.inline or (options is not None and options.inline)
+        block_refs = self.config.block_refs or (options is not None and options.block_refs)
+        want_mode = _mode(inline, block_refs)
         out = []
         for rel in self.sources():
             state = self.db.note(rel)
