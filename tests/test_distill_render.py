@@ -184,3 +184,24 @@ def test_rendering_is_deterministic() -> None:
         b[2], b[0], b[1], MODEL
     )
     assert render_inline(a[0], a[2]) == render_inline(b[0], b[2])
+
+
+def test_summary_ends_each_sentence_that_lacks_a_full_stop() -> None:
+    parts = [
+        ("heading", "Migration"),
+        ("list_item", "The comments do show up when content blockers are off"),
+        ("list_item", "Some files changed only by capitalisation, such as Grouping"),
+        ("list_item", 'The old site keeps working until the redirects are "done"'),
+        ("paragraph", "We lose the history if the docs move to a new folder. Is it worth it?"),
+    ]
+    note, config, d = build(Config(summary_sentences=5), parts)
+    assert len(d.summary) == 5
+    body = render_distillation(d, note, config, MODEL).body
+    line = next(x for x in body.splitlines() if x.startswith("> ") and "!summary" not in x)
+    assert "blockers are off. Some files" in line
+    assert "such as Grouping. The old site" in line
+    assert 'are "done". We lose' in line  # a closing quote is not the end of a sentence
+    assert "folder. Is it worth it?" in line and "?." not in line
+    assert "blockers are off." in render_inline(note, d)
+    # The --json report keeps the sentences as the note has them.
+    assert to_report(d, config)["summary"][0] == parts[1][1]

@@ -93,8 +93,15 @@ def _frontmatter(kind: str, note: Note, model_version: str, tag: str) -> dict[st
     }
 
 
+# Ends a sentence: terminal punctuation, then any closing quotes or brackets.
+_ENDED = re.compile(r"[.!?…:;][\"'”’)\]*_`]*$")
+
+
 def summary_text(d: Distillation) -> str:
-    return " ".join(_inline_text(d.sentences[i].sentence.text) for i in d.summary)
+    # List items often end without a full stop; run together they would read as one sentence
+    # ("… do show up But some …"), so the summary ends each that lacks one.
+    texts = [_inline_text(d.sentences[i].sentence.text) for i in d.summary]
+    return " ".join(t if _ENDED.search(t) else t + "." for t in texts)
 
 
 def _tasks_only(d: Distillation) -> str:
