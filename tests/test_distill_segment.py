@@ -108,3 +108,19 @@ def test_crlf_and_the_inline_region_are_handled() -> None:
 def test_empty_and_code_only_notes_have_no_sentences() -> None:
     assert sentences_of(parse_text("c.md", "")) == []
     assert sentences_of(parse_text("d.md", "```\nSome code. More code.\n```\n")) == []
+
+
+def test_no_sentence_ends_inside_inline_code() -> None:
+    note = parse_text(
+        "Code.md",
+        "The `?? ''` text ensures that if the property is not set, the instruction is ignored. "
+        "Run `make test. Then lint` before you push. Then ask for a review.\n",
+    )
+    texts = [s.text for s in sentences_of(note)]
+    assert texts == [
+        "The ?? '' text ensures that if the property is not set, the instruction is ignored.",
+        "Run make test. Then lint before you push.",
+        "Then ask for a review.",
+    ]
+    first = sentences_of(note)[0]
+    assert note.text[first.source_start : first.source_end].startswith("The `?? ''` text")

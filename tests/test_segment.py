@@ -51,3 +51,10 @@ def test_never_raises_and_spans_are_ordered_slices(text: str) -> None:
         assert text[span.start : span.end] == span.text
         assert span.text == span.text.strip()
         last = span.end
+
+
+def test_keep_ranges_hold_no_boundary() -> None:
+    text = "Type a?? B here. Then stop."
+    assert [s.text for s in split_sentences(text)] == ["Type a??", "B here.", "Then stop."]
+    kept = split_sentences(text, keep=[(5, 9)])  # "a?? " as if it were inline code
+    assert [s.text for s in kept] == ["Type a?? B here.", "Then stop."]

@@ -8,6 +8,7 @@ place in a note. It is rule-based on purpose: no model, no downloaded data, dete
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Lower-cased abbreviations that end with a period but rarely end a sentence.
@@ -49,13 +50,16 @@ def _is_abbreviation(before: str) -> bool:
     return len(parts) > 1 and all(len(p) <= 2 and p.isalpha() for p in parts)
 
 
-def split_sentences(text: str, *, min_chars: int = 1) -> list[Span]:
+def split_sentences(
+    text: str, *, min_chars: int = 1, keep: Sequence[tuple[int, int]] = ()
+) -> list[Span]:
     """Split prose into sentences with offsets into `text`.
 
     Line breaks inside a paragraph are treated as spaces, except a blank line, which always
     ends a sentence. Boundaries need terminal punctuation followed by whitespace and then an
     upper-case letter, digit, quote, bracket or markup character; that keeps "e.g. this",
-    "3.5 ms" and "v1.2 is out" together.
+    "3.5 ms" and "v1.2 is out" together. No sentence ends inside a `keep` range [start, end)
+    (inline code: "the `?? ''` operator" is one sentence).
     """
     spans: list[Span] = []
     start = 0
@@ -75,6 +79,9 @@ def split_sentences(text: str, *, min_chars: int = 1) -> list[Span]:
             if not (following.isupper() or following.isdigit() or following in _OPENERS):
                 continue
             if punct == "." and _is_abbreviation(text[start : p_start + m.start(1)]):
+                continue
+            at = p_start + m.start(1)
+            if any(a <= at < b for a, b in keep):
                 continue
             _emit(text, start, cut, spans, min_chars)
             start = nxt

@@ -144,7 +144,7 @@ def sentences_of(note: Note) -> list[Sentence]:
         if not raw.strip():
             continue
         plain = to_plain(raw)
-        for span in split_sentences(plain.text):
+        for span in split_sentences(plain.text, keep=plain.code):
             a = _source_offset(content, plain.offsets, span.start)
             b = _source_offset(content, plain.offsets, span.end - 1) + 1
             a, b = _widen(note.text, a, b)

@@ -11,7 +11,7 @@ so a sentence found in the plain text can be pointed to (and linked) in the note
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaultkd.vault.wikilink import split_wikilink
 
@@ -20,6 +20,8 @@ from vaultkd.vault.wikilink import split_wikilink
 class PlainText:
     text: str
     offsets: list[int]  # offsets[i] is the index in the markdown of text[i]
+    # [start, end) of each inline code span's text in `text`: no sentence ends inside one
+    code: list[tuple[int, int]] = field(default_factory=list)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Plain slice [start, end) -> the smallest markdown slice that holds it."""
@@ -54,8 +56,9 @@ _TOKEN = re.compile(
 def to_plain(markdown: str) -> PlainText:
     chars: list[str] = []
     offsets: list[int] = []
-    _render(markdown, 0, len(markdown), chars, offsets)
-    return PlainText("".join(chars), offsets)
+    code: list[tuple[int, int]] = []
+    _render(markdown, 0, len(markdown), chars, offsets, code)
+    return PlainText("".join(chars), offsets, code)
 
 
 def _copy(src: str, a: int, b: int, chars: list[str], offsets: list[int]) -> None:
@@ -64,7 +67,10 @@ def _copy(src: str, a: int, b: int, chars: list[str], offsets: list[int]) -> Non
         offsets.extend(range(a, b))
 
 
-def _render(src: str, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
+def _render(
+    src: str, start: int, end: int, chars: list[str], offsets: list[int],
+    code: list[tuple[int, int]],
+) -> None:
     pos = start
     for m in _TOKEN.finditer(src, start, end):
         if m.end() == m.start():
@@ -73,12 +79,14 @@ def _render(src: str, start: int, end: int, chars: list[str], offsets: list[int]
         pos = m.end()
         kind = m.lastgroup
         if kind == "code":
+            at = len(offsets)
             _copy(src, m.start("codetext"), m.end("codetext"), chars, offsets)
+            code.append((at, len(offsets)))
         elif kind == "wiki":
             a, b = _wiki_display(src, m.start("inner"), m.end("inner"))
             _copy(src, a, b, chars, offsets)
         elif kind == "link":
-            _render(src, m.start("ltext"), m.end("ltext"), chars, offsets)
+            _render(src, m.start("ltext"), m.end("ltext"), chars, offsets, code)
         elif kind == "escape":
             _copy(src, m.start("escaped"), m.end("escaped"), chars, offsets)
         # lead, comment, embed, image, footnote, html, blockid, marker: dropped
