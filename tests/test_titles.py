@@ -28,6 +28,16 @@ def test_long_claim_is_cut_at_a_boundary() -> None:
     assert title == "Cold starts dominate our p99 latency"
 
 
+def test_a_cut_title_does_not_end_on_a_dangling_word() -> None:
+    claim = (
+        "In the graph output hierarchical connections are notated with a solid line and "
+        "references with a dashed one"
+    )
+    title = make_title(claim)
+    assert title == "In the graph output hierarchical connections are notated with a solid line"
+    assert len(title) <= MAX_TITLE
+
+
 def test_reserved_windows_names_are_avoided() -> None:
     for name in ("CON", "con", "Nul.", "COM1", "lpt9", "aux.md"):
         title = make_title(name)

@@ -48,6 +48,17 @@ def _clean(text: str) -> str:
     return " ".join(cleaned.split())
 
 
+# Words a title cut short should not end on ("… with a solid line and").
+_DANGLING = frozenset(
+    """
+    a an the and or but nor so yet of to in on at by for from with without into onto about as
+    than that which who whom whose whether if when while because although though is are was
+    were be been being has have had do does did can could will would shall should may might
+    must not this these those its it their your our my his her you we they i
+    """.split()
+)
+
+
 def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -58,7 +69,14 @@ def _shorten(text: str, limit: int) -> str:
         if pos >= limit // 3:
             return text[:pos]
     pos = cut.rfind(" ")
-    return text[:pos] if pos >= limit // 2 else text[:limit]
+    if pos < limit // 2:
+        return text[:limit]
+    words = text[:pos].split(" ")
+    while len(words) > 1 and words[-1].casefold() in _DANGLING:
+        if len(" ".join(words[:-1])) < limit // 2:
+            break
+        words.pop()
+    return " ".join(words)
 
 
 def _strip_ends(text: str) -> str:
