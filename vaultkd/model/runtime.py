@@ -26,7 +26,9 @@ from vaultkd.roles import ROLES
 MANIFEST = "student.json"
 ONNX_FILE = "student.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-BATCH_SIZE = 64
+# Rows per onnxruntime call: 128 read as many sentences/s as 64, 256 and 512, or more, on both
+# the sample vault's and the synthetic vault's sentences (`bench/model_bench.py --speed-only`).
+BATCH_SIZE = 128
 _FIX = "reinstall vaultkd or rebuild the model with `vaultkd train`"
 
 
