@@ -173,3 +173,25 @@ def test_block_refs_propose_ids_only_for_cited_blocks_without_one() -> None:
         assert idea.anchor is not None and idea.anchor.startswith("^")
     again = distill_note(note, sentences, preds, Config(block_refs=True), [])
     assert again.new_block_ids == d.new_block_ids
+
+
+def test_lead_ins_and_fragments_are_not_listed_or_summarised() -> None:
+    parts = [
+        ("heading", "Setup"),
+        ("paragraph", "We decided to keep the nightly build on the old runner."),
+        ("paragraph", "To try this out, do the following:"),
+        ("list_item", "default: false"),
+        ("list_item", "Sounds good."),
+        ("paragraph", "Email Priya about the runner budget before Friday."),
+        ("task", "Ship"),  # an existing task is listed whatever its length
+    ]
+    note, sentences, _, d = distill(parts, Config(min_sentences=3, summary_sentences=5))
+    listed = [it.text for group in (d.claims, d.questions, d.decisions, d.actions)
+              for it in group]
+    assert "Ship" in listed
+    assert "We decided to keep the nightly build on the old runner." in listed
+    for text in ("To try this out, do the following:", "default: false", "Sounds good."):
+        assert any(s.text == text for s in sentences), text  # the model read it
+        assert text not in listed
+        assert text not in [sentences[i].text for i in d.summary]
+    assert d.summary  # the other sentences still make one

@@ -54,6 +54,14 @@ MIN_CLAIMS = 3
 DIGITS = 4  # floats are rounded so that output is byte-stable across runs and platforms
 
 
+def stands_alone(text: str) -> bool:
+    """Whether a sentence can be listed (or summarise) without the note around it (LABELS.md:
+    worth reading in six months on its own). A lead-in ending with a colon ("Here is how:")
+    says nothing without the list after it, and two words ("default: false", "Sounds good.")
+    rarely carry a claim, question, decision or action. Existing tasks are listed anyway."""
+    return not text.rstrip().endswith(":") and len(text.split()) >= 3
+
+
 def _round(x: float) -> float:
     return round(float(x), DIGITS)
 
@@ -126,11 +134,12 @@ def assign_layers(
         layers[i] = LAYER_BOLD
     for i in ranked[:n_high]:  # the top of the bold layer is the top of the note
         layers[i] = LAYER_HIGHLIGHT
-    # A summary states what the note says; context belongs elsewhere unless the note has
-    # nothing else.
+    # A summary states what the note says: context and sentences that do not stand alone
+    # belong elsewhere unless the note has nothing else.
     ctx = ROLE_INDEX["context"]
     roles = preds.role_probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    pool = [i for i in prose if roles[i] != ctx] or prose
+    pool = [i for i in prose if roles[i] != ctx and stands_alone(sentences[i].text)]
+    pool = pool or [i for i in prose if stands_alone(sentences[i].text)] or prose
     k = min(config.summary_sentences, len(pool))
     summary = mmr_select(preds.salience, preds.embeddings, k, pool)
     for i in summary:
@@ -164,7 +173,10 @@ def _items(
     return [
         (i, s)
         for i, s in enumerate(scored)
-        if s.sentence.kind != "task" and s.role == role and s.role_probs[col] >= threshold
+        if s.sentence.kind != "task"
+        and s.role == role
+        and s.role_probs[col] >= threshold
+        and stands_alone(s.sentence.text)
     ]
 
 
