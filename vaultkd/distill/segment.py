@@ -72,6 +72,11 @@ def _block_content(block: Block) -> _Content:
         if head is not None and head.end() == len(lines[0][1]):
             lines = lines[1:]  # the callout's type and title are not prose
     for n, (pos, line) in enumerate(lines):
+        if any(a <= pos + len(line) and pos < b for a, b in block.skip):
+            # Code or a table inside a quote or callout: not prose, and it ends a sentence.
+            if content.parts and content.parts[-1] != "\n\n":
+                content.add_break(pos)
+            continue
         cut = 0
         if block.kind in ("callout", "quote"):
             m = _QUOTE_PREFIX.match(line)

@@ -86,6 +86,9 @@ class Block:
     section: str | None = None  # text of the nearest heading above, for [[Note#Heading]]
     block_id: str | None = None  # an existing ^id on this block
     depth: int = 0  # list nesting depth for list items / tasks
+    # [start, end) offsets in Note.text of what a quote or callout holds that is not prose
+    # (fenced or indented code, math, tables, HTML, comments): never read as sentences
+    skip: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(slots=True)

@@ -313,12 +313,17 @@ class _Reader:
         _, end = self.lines.bounds(l1 - 1)
         return start, max(start, end), l0 + 1, l1
 
-    def add_block(self, kind: BlockKind, a: int, b: int, depth: int = 0) -> Block | None:
+    def add_block(
+        self, kind: BlockKind, a: int, b: int, depth: int = 0,
+        skip: tuple[tuple[int, int], ...] = (),
+    ) -> Block | None:
         sp = self.span(a, b)
         if sp is None:
             return None
         start, end, line, end_line = sp
-        block = Block(kind, start, end, line, end_line, self.text[start:end], depth=depth)
+        block = Block(
+            kind, start, end, line, end_line, self.text[start:end], depth=depth, skip=skip
+        )
         self.blocks.append(block)
         return block
 
@@ -450,7 +455,8 @@ class _Reader:
                     self.list_items(inner, emit=True)
                 elif typ == "blockquote_open" and t.map:
                     first = self.lines.get(self.base + t.map[0])
-                    self.add_block("callout" if _CALLOUT_RE.match(first) else "quote", *t.map)
+                    kind = "callout" if _CALLOUT_RE.match(first) else "quote"
+                    self.add_block(kind, *t.map, skip=self.not_prose(inner))
                     self.list_items(inner, emit=False)
                     self.inline_all(inner)
                 elif typ == "table_open" and t.map:
@@ -467,6 +473,16 @@ class _Reader:
                 if kind2 is not None:
                     self.add_block(kind2, *t.map)
             i += 1
+
+    def not_prose(self, tokens: list[Token]) -> tuple[tuple[int, int], ...]:
+        """Offsets of the code, math, tables, HTML and comments nested in a quote/callout."""
+        out: list[tuple[int, int]] = []
+        for t in tokens:
+            if t.map and (t.type in _LEAF_KINDS and t.type != "hr" or t.type == "table_open"):
+                sp = self.span(*t.map)
+                if sp is not None:
+                    out.append((sp[0], sp[1]))
+        return tuple(out)
 
     def inline_all(self, tokens: list[Token]) -> None:
         for k, t in enumerate(tokens):
@@ -486,9 +502,11 @@ class _Reader:
                 continue
             a, b = t.map
             close = _close_index(tokens, k)
-            for u in tokens[k + 1 : close]:
+            stop = close
+            for n, u in enumerate(tokens[k + 1 : close], k + 1):
                 if u.type in ("bullet_list_open", "ordered_list_open") and u.map:
                     b = u.map[0]
+                    stop = n
                     break
             sp = self.span(a, b)
             if sp is None:
@@ -502,7 +520,8 @@ class _Reader:
                 self.tasks.append(Task(body, m.group(1), line, start, end))
             if emit:
                 self.blocks.append(
-                    Block(kind, start, end, line, end_line, self.text[start:end], depth=depth)
+                    Block(kind, start, end, line, end_line, self.text[start:end], depth=depth,
+                          skip=self.not_prose(tokens[k + 1 : stop]))
                 )
         if emit:
             self.inline_all(tokens)
