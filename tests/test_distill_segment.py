@@ -168,3 +168,16 @@ def test_code_and_tables_inside_list_items_are_not_prose() -> None:
         "Second item here.",
         "Nested item is here.",
     ]
+
+
+def test_a_list_item_that_is_all_inline_code_is_not_a_sentence() -> None:
+    note = parse_text(
+        "Syntax.md",
+        "- `status.type (is|is not) (TODO|DONE|IN_PROGRESS)`\n"
+        "- Use `status.type` to filter by the type of a status.\n"
+        "- `done` and `due` are the two dates it reads.\n",
+    )
+    assert [s.text for s in sentences_of(note)] == [
+        "Use status.type to filter by the type of a status.",
+        "done and due are the two dates it reads.",
+    ]

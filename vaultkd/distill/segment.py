@@ -99,6 +99,14 @@ def _block_content(block: Block) -> _Content:
     return content
 
 
+def _all_code(text: str, code: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether every letter of text[start:end] is inside inline code: a list item that is all
+    code ("- `status.type (is|is not) DONE`") is syntax, not a sentence."""
+    return not any(
+        text[i].isalpha() and not any(a <= i < b for a, b in code) for i in range(start, end)
+    )
+
+
 def _is_prose(source: str) -> bool:
     stripped = _NOISE.sub(" ", source)
     return bool(_LETTER.search(stripped)) and len(stripped.split()) >= 1
@@ -155,6 +163,8 @@ def sentences_of(note: Note) -> list[Sentence]:
             a, b = _widen(note.text, a, b)
             text = " ".join(span.text.split())
             if len(text.split()) < MIN_WORDS or not _is_prose(note.text[a:b]):
+                continue
+            if plain.code and _all_code(plain.text, plain.code, span.start, span.end):
                 continue
             out.append(
                 Sentence(
