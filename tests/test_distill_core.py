@@ -195,3 +195,17 @@ def test_lead_ins_and_fragments_are_not_listed_or_summarised() -> None:
         assert text not in listed
         assert text not in [sentences[i].text for i in d.summary]
     assert d.summary  # the other sentences still make one
+
+
+def test_a_note_of_fragments_is_too_short_to_distil() -> None:
+    parts = [
+        ("heading", "seo.title"),
+        ("list_item", "type: string"),
+        ("list_item", "default: Dendron"),
+        ("list_item", "required: false"),
+        ("paragraph", "The title of the published site."),
+    ]
+    _, sentences, _, d = distill(parts, Config(min_sentences=3))
+    assert len(sentences) == 4  # the model reads all of them
+    assert d.too_short and d.summary == () and d.claims == ()
+    assert d.reason.startswith("1 sentence(s) of prose")

@@ -124,7 +124,7 @@ def assign_layers(
 
     The layers mark the note's prose: existing tasks are listed under Actions, never marked
     (their metadata must stay parseable), so they take no bold slot from a sentence of prose
-    and never make the summary. A note of tasks alone has no summary sentences."""
+    and never make the summary. A note of tasks (and fragments) alone has no summary."""
     n = len(sentences)
     layers = [LAYER_NONE] * n
     prose = [i for i in range(n) if sentences[i].kind != "task"]
@@ -134,12 +134,12 @@ def assign_layers(
         layers[i] = LAYER_BOLD
     for i in ranked[:n_high]:  # the top of the bold layer is the top of the note
         layers[i] = LAYER_HIGHLIGHT
-    # A summary states what the note says: context and sentences that do not stand alone
-    # belong elsewhere unless the note has nothing else.
+    # A summary states what the note says: context belongs elsewhere unless the note has
+    # nothing else, and sentences that do not stand alone never summarise.
     ctx = ROLE_INDEX["context"]
     roles = preds.role_probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    pool = [i for i in prose if roles[i] != ctx and stands_alone(sentences[i].text)]
-    pool = pool or [i for i in prose if stands_alone(sentences[i].text)] or prose
+    whole = [i for i in prose if stands_alone(sentences[i].text)]
+    pool = [i for i in whole if roles[i] != ctx] or whole
     k = min(config.summary_sentences, len(pool))
     summary = mmr_select(preds.salience, preds.embeddings, k, pool)
     for i in summary:
@@ -232,14 +232,17 @@ def distill_note(
     """
     if len(preds) != len(sentences):
         raise ValueError(f"{note.path}: {len(sentences)} sentences but {len(preds)} predictions")
-    if len(sentences) < config.min_sentences:
+    # Fragments ("type: string", "default: false") and lead-ins do not make a note worth
+    # distilling; tasks do.
+    substantive = sum(s.kind == "task" or stands_alone(s.text) for s in sentences)
+    if substantive < config.min_sentences:
         return Distillation(
             note_path=note.path,
             too_short=True,
             sentences=score_sentences(sentences, preds),
             connections=tuple(connections),
             reason=(
-                f"{len(sentences)} sentence(s) of prose, fewer than min_sentences="
+                f"{substantive} sentence(s) of prose, fewer than min_sentences="
                 f"{config.min_sentences}; nothing distilled"
             ),
         )

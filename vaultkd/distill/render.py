@@ -105,8 +105,8 @@ def summary_text(d: Distillation) -> str:
 
 
 def _tasks_only(d: Distillation) -> str:
-    # Only a note of tasks alone has no summary sentences; say so rather than string its task
-    # lines together.
+    # Only a note of tasks (and fragments) alone has no summary sentences; say so rather than
+    # string its task lines together.
     done = sum(it.done for it in d.actions if it.existing_task)
     tasks = sum(it.existing_task for it in d.actions)
     return f"Tasks only: {tasks - done} open, {done} done; see Actions."
