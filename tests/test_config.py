@@ -27,6 +27,9 @@ def test_overrides_at_top_level_and_under_a_table(tmp_path: Path) -> None:
         ('distilled_folder = "../outside"\n', "relative folder inside the vault"),
         ('atomic_folder = "/abs"\n', "relative folder inside the vault"),
         ("highlight_fraction = 0.5\nbold_fraction = 0.2\n", "must not exceed"),
+        ("summary_sentences = 0\n", "summary_sentences must be >= 1"),
+        ("min_sentences = 0\n", "min_sentences must be >= 1"),
+        ("connections = -1\n", "connections must be >= 0"),
         ("this is not toml", "not valid TOML"),
     ],
 )

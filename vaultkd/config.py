@@ -75,5 +75,9 @@ class Config:
                 raise ConfigError(f"{path}: {name} must be in (0, 1]")
         if self.highlight_fraction > self.bold_fraction:
             raise ConfigError(f"{path}: highlight_fraction must not exceed bold_fraction")
+        # A summary of no sentences, or a note distilled from none, would have nothing to say.
+        for name, least in (("summary_sentences", 1), ("min_sentences", 1), ("connections", 0)):
+            if getattr(self, name) < least:
+                raise ConfigError(f"{path}: {name} must be >= {least}")
         if self.quiet_period < 0:
             raise ConfigError(f"{path}: quiet_period must be >= 0 seconds")
