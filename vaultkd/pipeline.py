@@ -309,9 +309,10 @@ class Session:
         numbered = list(enumerate(rel_paths))
         # Pass 1: predictions for everything that needs them, from the cache or the model.
         # In a vault-sized run the model reads one chunk (onnxruntime releases the GIL) while
-        # the next is parsed: 43-45 s instead of 48-52 s for 3,000 notes, for ~50 MB more peak
-        # RSS (bench/distill_bench.py); a small run (the daemon's saves) stays on this thread.
-        # Only the model call leaves this thread (SQLite and the graph stay here).
+        # the next is parsed: with model batches of 128 instead of 64 as well, 43-45 s instead
+        # of 48-52 s for 3,000 notes, for ~50 MB more peak RSS (bench/distill_bench.py); a
+        # small run (the daemon's saves) stays on this thread. Only the model call leaves this
+        # thread (SQLite and the graph stay here).
         inflight: tuple[list[_Prepared], int, Future[int]] | None = None
         model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaultkd-model")
 
