@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vaultkd.distill.segment import sentences_of
 from vaultkd.vault.parse import parse_text
 
@@ -126,48 +128,48 @@ def test_no_sentence_ends_inside_inline_code() -> None:
     assert note.text[first.source_start : first.source_end].startswith("The `?? ''` text")
 
 
-def test_code_and_tables_inside_callouts_are_not_prose() -> None:
-    note = parse_text(
-        "Callout.md",
-        "> [!error] Broken query\n"
-        ">\n"
-        "> The query below fails on every vault.\n"
-        "> ```text\n"
-        "> (filter by function task.tags.includes('#XX')) AND \\\n"
-        "> (filter by function task.tags.includes('#YY'))\n"
-        "> ```\n"
-        "> Use one delimiter type per line instead.\n"
-        ">\n"
-        "> | Option | Effect of the choice |\n"
-        "> | --- | --- |\n"
-        "> | Square brackets work. | They keep the query valid. |\n"
-        "\n"
-        "> Quoted advice stays a sentence too.\n"
-        ">\n"
-        ">     indented code is not prose either\n",
-    )
-    texts = [s.text for s in sentences_of(note)]
-    assert texts == [
-        "The query below fails on every vault.",
-        "Use one delimiter type per line instead.",
-        "Quoted advice stays a sentence too.",
-    ]
-
-
-def test_code_and_tables_inside_list_items_are_not_prose() -> None:
-    note = parse_text(
-        "List.md",
-        "- Install the plugin first.\n\n"
-        "  ```bash\n  npm install. Then run it\n  ```\n\n"
-        "  | Column | Other |\n  |---|---|\n  | Cell one here. | Two. |\n"
-        "- Second item here.\n"
-        "  - Nested item is here.\n",
-    )
-    assert [s.text for s in sentences_of(note)] == [
-        "Install the plugin first.",
-        "Second item here.",
-        "Nested item is here.",
-    ]
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        pytest.param(
+            "> [!error] Broken query\n"
+            ">\n"
+            "> The query below fails on every vault.\n"
+            "> ```text\n"
+            "> (filter by function task.tags.includes('#XX')) AND \\\n"
+            "> (filter by function task.tags.includes('#YY'))\n"
+            "> ```\n"
+            "> Use one delimiter type per line instead.\n"
+            ">\n"
+            "> | Option | Effect of the choice |\n"
+            "> | --- | --- |\n"
+            "> | Square brackets work. | They keep the query valid. |\n"
+            "\n"
+            "> Quoted advice stays a sentence too.\n"
+            ">\n"
+            ">     indented code is not prose either\n",
+            [
+                "The query below fails on every vault.",
+                "Use one delimiter type per line instead.",
+                "Quoted advice stays a sentence too.",
+            ],
+            id="callouts",
+        ),
+        pytest.param(
+            "- Install the plugin first.\n\n"
+            "  ```bash\n  npm install. Then run it\n  ```\n\n"
+            "  | Column | Other |\n  |---|---|\n  | Cell one here. | Two. |\n"
+            "- Second item here.\n"
+            "  - Nested item is here.\n",
+            ["Install the plugin first.", "Second item here.", "Nested item is here."],
+            id="list-items",
+        ),
+    ],
+)
+def test_code_and_tables_inside_callouts_and_list_items_are_not_prose(
+    text: str, want: list[str]
+) -> None:
+    assert [s.text for s in sentences_of(parse_text("Nested.md", text))] == want
 
 
 def test_a_list_item_that_is_all_inline_code_is_not_a_sentence() -> None:

@@ -75,9 +75,13 @@ def layer_counts(n: int, config: Config) -> tuple[int, int]:
     return n_bold, n_high
 
 
-def rank_by_salience(salience: np.ndarray) -> list[int]:
-    """Indices by descending salience; ties go to the earlier sentence (deterministic)."""
-    return sorted(range(len(salience)), key=lambda i: (-float(salience[i]), i))
+def rank_by_salience(
+    salience: np.ndarray, candidates: Sequence[int] | None = None
+) -> list[int]:
+    """Indices (all, or `candidates`) by descending salience; ties go to the earlier sentence
+    (deterministic)."""
+    pool = range(len(salience)) if candidates is None else candidates
+    return sorted(pool, key=lambda i: (-float(salience[i]), i))
 
 
 def mmr_order(
@@ -129,7 +133,7 @@ def assign_layers(
     layers = [LAYER_NONE] * n
     prose = [i for i in range(n) if sentences[i].kind != "task"]
     n_bold, n_high = layer_counts(len(prose), config)
-    ranked = sorted(prose, key=lambda i: (-float(preds.salience[i]), i))
+    ranked = rank_by_salience(preds.salience, prose)
     for i in ranked[:n_bold]:
         layers[i] = LAYER_BOLD
     for i in ranked[:n_high]:  # the top of the bold layer is the top of the note
@@ -182,7 +186,6 @@ def _items(
 
 def classify(
     scored: Sequence[ScoredSentence],
-    n_bold: int,
     thresholds: Mapping[str, float] = ROLE_THRESHOLDS,
 ) -> tuple[tuple[Item, ...], tuple[Item, ...], tuple[Item, ...], tuple[Item, ...]]:
     """Key claims, open questions, decisions and actions, each in note order."""
@@ -248,8 +251,7 @@ def distill_note(
         )
     layers, summary = assign_layers(sentences, preds, config)
     scored = score_sentences(sentences, preds, layers)
-    n_bold = sum(layer >= LAYER_BOLD for layer in layers)
-    claims, questions, decisions, actions = classify(scored, n_bold, thresholds)
+    claims, questions, decisions, actions = classify(scored, thresholds)
     related = tuple(c.target for c in connections)
     # Atomic notes are for the ideas worth a note of their own: claims of the bold layer, or
     # the single most salient claim when none made it there.
