@@ -20,6 +20,7 @@ from vaultkd.train.export import (  # noqa: E402
     export_onnx,
     parity,
     quantize,
+    unsigned_weights,
     write_model_dir,
 )
 from vaultkd.train.kd import KDConfig, KDData, predict, train_student  # noqa: E402
@@ -152,3 +153,92 @@ def test_write_model_dir_refuses_bad_parity(exported, tmp_path: Path) -> None:
             parity_report=bad,
         )
     assert not (tmp_path / "student.onnx").exists()
+
+
+def _qdq_matmul(path: Path, w: np.ndarray) -> Path:
+    """x (float) -> Q/DQ as uint8 -> MatMul with int8 weights `w`, scales 1: y = x @ w."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n = w.shape
+    inits = [
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+        numpy_helper.from_array(np.array(0, np.uint8), "zp_x"),
+        numpy_helper.from_array(w.astype(np.int8), "w_q"),
+        numpy_helper.from_array(np.array(0, np.int8), "zp_w"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "one", "zp_x"], ["x_q"]),
+        helper.make_node("DequantizeLinear", ["x_q", "one", "zp_x"], ["x_dq"]),
+        helper.make_node("DequantizeLinear", ["w_q", "one", "zp_w"], ["w_dq"]),
+        helper.make_node("MatMul", ["x_dq", "w_dq"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, n])], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_unsigned_weights_give_exact_integer_products(tmp_path: Path) -> None:
+    # 255 x 127 + 255 x 127 overflows int16: the u8 x s8 kernel of CPUs without VNNI saturates
+    # it (half the exact sum on an AVX2 machine here); u8 x u8 is exact everywhere.
+    import onnxruntime as ort
+
+    w = np.full((64, 8), 127, np.int8)
+    w[::3] = -90
+    x = np.full((2, 64), 255.0, np.float32)
+    path = _qdq_matmul(tmp_path / "m.onnx", w)
+    assert unsigned_weights(path) == 1
+    y = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(y, x @ w.astype(np.float32))
+
+
+def test_unsigned_weights_keep_the_dequantised_values(exported, tmp_path: Path) -> None:
+    from onnx import TensorProto, numpy_helper
+
+    def weights(path: Path) -> dict[str, tuple[int, np.ndarray]]:
+        m = onnx.load(str(path))
+        inits = {t.name: t for t in m.graph.initializer}
+        out = {}
+        for node in m.graph.node:
+            if node.op_type == "DequantizeLinear" and node.input[0] in inits:
+                q = inits[node.input[0]]
+                scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+                zp = numpy_helper.to_array(inits[node.input[2]]).astype(np.float64)
+                out[q.name] = (q.data_type, (numpy_helper.to_array(q) - zp) * scale)
+        return out
+
+    int8 = exported[3]
+    after = weights(int8)
+    # quantize() already converted: every MatMul/Gemm weight is uint8 (biases stay int32).
+    m = onnx.load(str(int8))
+    consumers = {i: n.op_type for n in m.graph.node for i in n.input}
+    dq_out = {n.input[0]: n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    matmul_weights = [
+        k for k in after
+        if consumers.get(dq_out[k]) in ("MatMul", "Gemm") and after[k][0] != TensorProto.INT32
+    ]
+    assert len(matmul_weights) >= 4
+    assert all(after[k][0] == TensorProto.UINT8 for k in matmul_weights)
+    # Converting again finds nothing; and a model with int8 weights converts to the same values.
+    assert unsigned_weights(int8) == 0
+    signed = tmp_path / "signed.onnx"
+    m2 = onnx.load(str(int8))
+    for t in m2.graph.initializer:
+        if t.name in matmul_weights:
+            t.CopyFrom(numpy_helper.from_array(
+                (numpy_helper.to_array(t).astype(np.int16) - 128).astype(np.int8), t.name))
+    for node in m2.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in matmul_weights:
+            zp = next(t for t in m2.graph.initializer if t.name == node.input[2])
+            zp.CopyFrom(numpy_helper.from_array(
+                (numpy_helper.to_array(zp).astype(np.int16) - 128).astype(np.int8), zp.name))
+    onnx.save(m2, str(signed))
+    assert weights(signed)[matmul_weights[0]][0] == TensorProto.INT8
+    assert unsigned_weights(signed) == len(matmul_weights)
+    again = weights(signed)
+    for k, (dtype, values) in after.items():
+        assert again[k][0] == dtype
+        np.testing.assert_array_equal(again[k][1], values)

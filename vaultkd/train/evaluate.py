@@ -401,6 +401,12 @@ def render_card(metrics: dict[str, Any]) -> str:
         f"| {p['n']} | {p['role_agreement']:.4f} | {p['salience_mae']:.4f} | "
         f"{p['embedding_cos_mean']:.4f} / {p['embedding_cos_min']:.4f} |"
     )
+    lines += [
+        "",
+        "MatMul and Gemm weights are stored as uint8 (zero point 128), so the integer products",
+        "are exact on every CPU, AVX2-only x86 included (`unsigned_weights` in",
+        "`vaultkd/train/export.py`).",
+    ]
     ctx = metrics.get("salience_in_context")
     if ctx:
         w, rep = ctx["weights"], ctx.get("report", {})
