@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vaultkd.distill.segment import sentences_of
+from vaultkd.distill.segment import _all_code, sentences_of
 from vaultkd.vault.parse import parse_text
 
 NOTE = """---
@@ -183,3 +185,46 @@ def test_a_list_item_that_is_all_inline_code_is_not_a_sentence() -> None:
         "Use status.type to filter by the type of a status.",
         "done and due are the two dates it reads.",
     ]
+
+
+def _naive_all_code(text: str, code: list[tuple[int, int]], start: int, end: int) -> bool:
+    return not any(
+        text[i].isalpha() and not any(a <= i < b for a, b in code) for i in range(start, end)
+    )
+
+
+@given(
+    st.text(alphabet="ab1 .", max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 8)), max_size=6),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_all_code_agrees_with_its_definition(
+    text: str, raw: list[tuple[int, int]], start: int, end: int
+) -> None:
+    # Sorted, non-overlapping spans, as to_plain records them.
+    start, end = min(start, len(text)), min(end, len(text))
+    code: list[tuple[int, int]] = []
+    for a, n in sorted(raw):
+        a = max(a, code[-1][1] if code else 0)
+        code.append((a, a + n))
+    assert _all_code(text, code, start, end) == _naive_all_code(text, code, start, end)
+
+
+def test_one_long_line_keeps_links_whole_and_lines_right() -> None:
+    # A note that is one paragraph of thousands of sentences (a pasted transcript): each
+    # sentence is read, numbered on its line, and a sentence that starts or ends with a
+    # link's display text still covers the whole link.
+    filler = " ".join(f"Sentence number {i} says something new." for i in range(3000))
+    text = (
+        f"# Transcript\n\n{filler} [[Projects/Roadmap|The roadmap]] is late again. "
+        f"We should ask [[People/Dana|Dana]]. {filler}\n\nLast line has its own claim here.\n"
+    )
+    sentences = sentences_of(parse_text("t.md", text))
+    assert len(sentences) == 6003
+    assert {s.line for s in sentences[:-1]} == {3}
+    assert sentences[-1].line == 5
+    late = next(s for s in sentences if s.text.startswith("The roadmap"))
+    assert text[late.source_start : late.source_end].startswith("[[Projects/Roadmap|")
+    ask = next(s for s in sentences if s.text.startswith("We should ask"))
+    assert text[ask.source_start : ask.source_end].endswith("[[People/Dana|Dana]].")

@@ -10,6 +10,7 @@ summary back. The one sentence splitter (`vaultkd.segment`) does the splitting.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 
 from vaultkd.distill.render import region_span
 from vaultkd.distill.types import Sentence, SentenceKind
@@ -32,6 +33,10 @@ _TRAILING_ID = re.compile(r"[ \t]+\^[A-Za-z0-9-]+[ \t]*$|^\^[A-Za-z0-9-]+[ \t]*$
 _NOISE = re.compile(r"!?\[\[[^\]]*\]\]|!?\[[^\]]*\]\([^)]*\)|(?<![\w/])#[\w/-]+|https?://\S+")
 _LETTER = re.compile(r"[^\W\d_]")
 MIN_WORDS = 2  # "Pros:" or "Notes" before a list is a label, not a sentence
+# How far around a sentence `_widen` looks for the brackets of a link it starts or ends in. A
+# link target is a path (at most a few hundred characters); without a bound, a note that is
+# one long line made each sentence scan the whole line (a 1.2 MB paragraph: 61 s).
+LINK_WINDOW = 4096
 
 
 class _Content:
@@ -101,10 +106,18 @@ def _block_content(block: Block) -> _Content:
 
 def _all_code(text: str, code: list[tuple[int, int]], start: int, end: int) -> bool:
     """Whether every letter of text[start:end] is inside inline code: a list item that is all
-    code ("- `status.type (is|is not) DONE`") is syntax, not a sentence."""
-    return not any(
-        text[i].isalpha() and not any(a <= i < b for a, b in code) for i in range(start, end)
-    )
+    code ("- `status.type (is|is not) DONE`") is syntax, not a sentence. `code` is sorted and
+    its spans do not overlap (`to_plain` records them in order)."""
+    pos = start
+    for a, b in code[max(0, bisect_right(code, (start, start)) - 1) :]:
+        if b <= pos:
+            continue
+        if a >= end:
+            break
+        if any(c.isalpha() for c in text[pos:a]):
+            return False
+        pos = max(pos, b)
+    return not any(c.isalpha() for c in text[pos:end])
 
 
 def _is_prose(source: str) -> bool:
@@ -138,6 +151,7 @@ def sentences_of(note: Note) -> list[Sentence]:
     """Every sentence of the note the student should read, in note order."""
     skip = region_span(note.text)
     tasks = {t.start: t for t in note.tasks}
+    newlines = [m.start() for m in re.finditer("\n", note.text)]
     out: list[Sentence] = []
     for bi, block in enumerate(note.blocks):
         if skip is not None and skip[0] <= block.start < skip[1]:
@@ -171,7 +185,7 @@ def sentences_of(note: Note) -> list[Sentence]:
                     text=text,
                     source_start=a,
                     source_end=b,
-                    line=note.text.count("\n", 0, a) + 1,
+                    line=bisect_left(newlines, a) + 1,
                     block_index=bi,
                     kind=kind,
                     section=block.section,
@@ -183,9 +197,10 @@ def sentences_of(note: Note) -> list[Sentence]:
 
 def _widen(text: str, a: int, b: int) -> tuple[int, int]:
     """Grow [a, b) so a link whose display text starts or ends the sentence is included whole."""
-    line_start = text.rfind("\n", 0, a) + 1
-    line_end = text.find("\n", b)
-    line_end = len(text) if line_end < 0 else line_end
+    lo = max(0, a - LINK_WINDOW)
+    line_start = max(lo, text.rfind("\n", lo, a) + 1)
+    line_end = text.find("\n", b, b + LINK_WINDOW)
+    line_end = min(len(text), b + LINK_WINDOW) if line_end < 0 else line_end
     prefix = text[line_start:a]
     if prefix.count("[[") > prefix.count("]]"):
         a = line_start + prefix.rfind("[[")
