@@ -209,3 +209,45 @@ def test_a_note_of_fragments_is_too_short_to_distil() -> None:
     assert len(sentences) == 4  # the model reads all of them
     assert d.too_short and d.summary == () and d.claims == ()
     assert d.reason.startswith("1 sentence(s) of prose")
+
+
+def test_a_repeated_sentence_is_listed_summarised_and_supported_once() -> None:
+    # Pasted twice (and once more in other case and spacing): a key point, a question and a
+    # decision; the copies stay in the note, the lists and the summary say each once.
+    key = "The key problem is that every release waits on the manual QA pass."
+    parts = [
+        ("paragraph", f"{key} Manual QA now takes two days per release. {key}"),
+        ("paragraph", "Who owns staging after Sam leaves? We decided to automate the smoke "
+                      "suite. Who owns staging after Sam leaves?"),
+        ("paragraph", f"{key.upper().replace(' ', '  ')} We decided to automate the smoke suite."),
+        ("paragraph", "Caching makes builds fast. Flaky end-to-end tests cause most re-runs."),
+    ]
+    config = Config(summary_sentences=3)
+    _, sentences, _, d = distill(parts, config)
+    texts = [s.text for s in sentences]
+    assert texts.count(key) == 2  # the note's sentences are all read
+    for group in (d.claims, d.questions, d.decisions):
+        listed = [" ".join(it.text.casefold().split()) for it in group]
+        assert len(listed) == len(set(listed)), listed
+    assert [it.text for it in d.questions] == ["Who owns staging after Sam leaves?"]
+    assert [it.text for it in d.decisions] == ["We decided to automate the smoke suite."]
+    assert sum(it.text == key for it in d.claims) == 1
+    summary = [" ".join(texts[i].casefold().split()) for i in d.summary]
+    assert len(summary) == 3 and len(set(summary)) == 3, summary
+    for idea in d.atomic:
+        said = [" ".join(texts[j].casefold().split()) for j in (idea.claim, *idea.support)]
+        assert len(said) == len(set(said)), said
+
+
+def test_distinct_tasks_with_the_same_words_are_all_listed() -> None:
+    # Existing tasks are the user's: two "- [ ] Call Bob" in two sections are two tasks.
+    parts = [
+        ("heading", "Monday"),
+        ("task", "Call Bob about the contract"),
+        ("paragraph", "The contract renewal is the main risk this quarter. Legal is slow."),
+        ("heading", "Friday"),
+        ("task", "Call Bob about the contract"),
+        ("paragraph", "The budget review moved to next week. Caching makes builds fast."),
+    ]
+    _, _, _, d = distill(parts)
+    assert [it.text for it in d.actions if it.existing_task] == ["Call Bob about the contract"] * 2

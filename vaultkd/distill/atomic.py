@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from vaultkd.distill.titles import TitleKeys, make_title
-from vaultkd.distill.types import AtomicIdea, Item, ScoredSentence
+from vaultkd.distill.types import AtomicIdea, Item, ScoredSentence, text_key
 
 MAX_IDEAS = 5  # "a handful" per note: more would fragment it
 MAX_SUPPORT = 4
@@ -71,17 +71,26 @@ def atomic_ideas(
         support[i] = []
         owner.add(i)
     for c in chosen:
+        # A repeat of the claim, or of a sentence already supporting it, adds nothing.
+        said = {text_key(scored[j].sentence.text) for j in (c, *(j for _, j in support[c]))}
         extra: list[tuple[float, int]] = []
         for j, s in enumerate(scored):
             if j in owner or s.role not in SUPPORT_ROLES or s.sentence.kind == "task":
+                continue
+            if text_key(s.sentence.text) in said:
                 continue
             fit = _supports(j, c, scored, embeddings)
             if fit is not None:
                 extra.append((fit, j))
         extra.sort(key=lambda p: (-p[0], p[1]))
-        for fit, j in extra[: MAX_SUPPORT - len(support[c])]:
-            support[c].append((fit, j))
-            owner.add(j)
+        for fit, j in extra:
+            if len(support[c]) >= MAX_SUPPORT:
+                break
+            key = text_key(scored[j].sentence.text)
+            if key not in said:
+                said.add(key)
+                support[c].append((fit, j))
+                owner.add(j)
     # A `TitleKeys` (e.g. the vault's, as a view) is used as it is and grows with our titles.
     taken = taken_titles if isinstance(taken_titles, TitleKeys) else TitleKeys.of(taken_titles)
     ideas: list[AtomicIdea] = []

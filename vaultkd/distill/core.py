@@ -29,6 +29,7 @@ from vaultkd.distill.types import (
     Item,
     ScoredSentence,
     Sentence,
+    text_key,
 )
 from vaultkd.model.predictor import Predictions
 from vaultkd.roles import ROLE_INDEX, ROLES
@@ -60,6 +61,19 @@ def stands_alone(text: str) -> bool:
     says nothing without the list after it, and two words ("default: false", "Sounds good.")
     rarely carry a claim, question, decision or action. Existing tasks are listed anyway."""
     return not text.rstrip().endswith(":") and len(text.split()) >= 3
+
+
+def first_occurrences(sentences: Sequence[Sentence], indices: Sequence[int]) -> list[int]:
+    """`indices` without the sentences whose text (case and spacing aside) came earlier: a
+    line pasted twice, or repeated by a template, is listed and summarised once."""
+    seen: set[str] = set()
+    out = []
+    for i in indices:
+        key = text_key(sentences[i].text)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
 
 
 def _round(x: float) -> float:
@@ -142,7 +156,7 @@ def assign_layers(
     # nothing else, and sentences that do not stand alone never summarise.
     ctx = ROLE_INDEX["context"]
     roles = preds.role_probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    whole = [i for i in prose if stands_alone(sentences[i].text)]
+    whole = first_occurrences(sentences, [i for i in prose if stands_alone(sentences[i].text)])
     pool = [i for i in whole if roles[i] != ctx] or whole
     k = min(config.summary_sentences, len(pool))
     summary = mmr_select(preds.salience, preds.embeddings, k, pool)
@@ -174,14 +188,16 @@ def _items(
     scored: Sequence[ScoredSentence], role: str, threshold: float
 ) -> list[tuple[int, ScoredSentence]]:
     col = ROLE_INDEX[role]
-    return [
-        (i, s)
+    picked = [
+        i
         for i, s in enumerate(scored)
         if s.sentence.kind != "task"
         and s.role == role
         and s.role_probs[col] >= threshold
         and stands_alone(s.sentence.text)
     ]
+    kept = first_occurrences([s.sentence for s in scored], picked)
+    return [(i, scored[i]) for i in kept]
 
 
 def classify(

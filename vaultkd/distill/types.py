@@ -99,3 +99,8 @@ class Rendered:
     rel_path: str  # vault-relative POSIX path
     frontmatter: dict[str, Any] = field(default_factory=dict)
     body: str = ""
+
+
+def text_key(text: str) -> str:
+    """What two sentences share when they say the same words (case and spacing aside)."""
+    return " ".join(text.casefold().split())
