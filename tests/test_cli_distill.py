@@ -110,6 +110,23 @@ def test_bad_notes_fail_with_one_line_naming_the_file(vault: Path) -> None:
     assert lines[1].startswith("Missing.md") and "no such note" in lines[1]
 
 
+def test_a_note_over_max_note_mb_is_refused_until_the_limit_is_raised(vault: Path) -> None:
+    text = (vault / RETRO).read_text(encoding="utf-8")
+    (vault / "Long.md").write_text(text * 4, encoding="utf-8")
+    size = (vault / "Long.md").stat().st_size
+    (vault / ".vaultkd.toml").write_text(f"max_note_mb = {size / 2e6}\n", encoding="utf-8")
+    before = snapshot(vault)
+    code, out, err = run("distill", "Long.md", "--vault", str(vault))
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.startswith("Long.md: ") and "max_note_mb" in line and "split the note" in line
+    assert snapshot(vault) == before
+    (vault / ".vaultkd.toml").write_text(f"max_note_mb = {size / 1e6 + 0.01}\n", encoding="utf-8")
+    code, out, err = run("distill", "Long.md", "--vault", str(vault))
+    assert code == 0, err
+    assert (vault / "Distilled" / "Long.md").is_file()
+
+
 def test_invalid_yaml_source_is_distilled_and_never_rewritten(vault: Path) -> None:
     text = (vault / RETRO).read_text(encoding="utf-8")
     broken = "---\ntags: [unclosed\n---\n" + text.split("---\n", 2)[-1]

@@ -30,6 +30,7 @@ def test_overrides_at_top_level_and_under_a_table(tmp_path: Path) -> None:
         ("summary_sentences = 0\n", "summary_sentences must be >= 1"),
         ("min_sentences = 0\n", "min_sentences must be >= 1"),
         ("connections = -1\n", "connections must be >= 0"),
+        ("max_note_mb = 0\n", "max_note_mb must be > 0"),
         ("this is not toml", "not valid TOML"),
     ],
 )

@@ -27,6 +27,7 @@ class Config:
     summary_sentences: int = 3  # layer 4: at most this many sentences
     connections: int = 5  # suggested connections per note
     min_sentences: int = 3  # below this a note is "too short to distil"
+    max_note_mb: float = 5.0  # a larger note is not distilled (an error that says so)
     block_refs: bool = False  # append ^vkd-… ids to cited source blocks
     inline: bool = False  # progressive summarization inside the source note
     quiet_period: float = 2.0  # daemon: seconds without events before distilling
@@ -79,5 +80,7 @@ class Config:
         for name, least in (("summary_sentences", 1), ("min_sentences", 1), ("connections", 0)):
             if getattr(self, name) < least:
                 raise ConfigError(f"{path}: {name} must be >= {least}")
+        if self.max_note_mb <= 0:
+            raise ConfigError(f"{path}: max_note_mb must be > 0")
         if self.quiet_period < 0:
             raise ConfigError(f"{path}: quiet_period must be >= 0 seconds")

@@ -459,6 +459,14 @@ class Session:
                 rel, "error",
                 message=f"{rel}: a note vaultkd generated{of}; distil its source instead",
             )
+        limit = self.config.max_note_mb
+        if len(data) > limit * 1_000_000:
+            # Not recorded as an error state: raising the limit distils it on the next run.
+            return NoteResult(
+                rel, "error",
+                message=f"{rel}: {len(data) / 1e6:.1f} MB, larger than max_note_mb = {limit:g} "
+                f"({CONFIG_NAME}); split the note, or raise the limit to distil it",
+            )
         source_hash = short_hash(data)
         state = self.db.note(rel)
         if (
