@@ -58,3 +58,31 @@ def test_keep_ranges_hold_no_boundary() -> None:
     assert [s.text for s in split_sentences(text)] == ["Type a??", "B here.", "Then stop."]
     kept = split_sentences(text, keep=[(5, 9)])  # "a?? " as if it were inline code
     assert [s.text for s in kept] == ["Type a?? B here.", "Then stop."]
+
+
+def test_keep_ranges_may_come_unsorted_and_overlapping() -> None:
+    text = "One `a. B` two. Three `c. D. E` four. Five six. Seven."
+    c, a = text.index("c. D"), text.index("a. B")
+    code = [(c, c + 4), (a, a + 4), (c + 2, text.index(" four"))]
+    assert [s.text for s in split_sentences(text, keep=code)] == [
+        "One `a. B` two.", "Three `c. D. E` four.", "Five six.", "Seven.",
+    ]
+
+
+def test_a_word_longer_than_the_look_back_window_is_read_whole() -> None:
+    # "ab.ab.…" of 119 characters is a dotted initialism (every part <= 2 letters), "xab.ab.…"
+    # is not, though its last 64 characters look like one; a run of 120 letters is not.
+    dotted = ".".join(["ab"] * 40)
+    assert len(split_sentences(f"See {dotted}. Next one here.")) == 1
+    assert len(split_sentences(f"See x{dotted}. Next one here.")) == 2
+    long_word = "x" * 120
+    assert len(split_sentences(f"See {long_word}. Next one here.")) == 2
+    assert len(split_sentences(f"See x{'y' * 62}.ab. Next one here.")) == 2
+
+
+def test_a_sentence_may_open_with_an_emoji() -> None:
+    text = "The release shipped. ✅ Checks passed on every phone. 🎉 Party at five."
+    assert sentences(text) == [
+        "The release shipped.", "✅ Checks passed on every phone.", "🎉 Party at five.",
+    ]
+    assert sentences("It costs 5 €. € prices are fixed.") == ["It costs 5 €. € prices are fixed."]

@@ -8,6 +8,8 @@ place in a note. It is rule-based on purpose: no model, no downloaded data, dete
 from __future__ import annotations
 
 import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,8 +38,32 @@ class Span:
     text: str
 
 
-def _is_abbreviation(before: str) -> bool:
-    m = _WORD_BEFORE.search(before)
+def _merged(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges covering the same offsets (so a bisect finds any)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(r for r in ranges if r[0] < r[1]):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _word_before(text: str, start: int, at: int) -> re.Match[str] | None:
+    """The run of word characters and dots that ends at `at` (not before `start`).
+
+    Looked for in the last 64 characters first: the whole text since the sentence began
+    made each candidate boundary cost the sentence's length (quadratic when boundaries keep
+    being refused, e.g. after many abbreviations)."""
+    lo = max(start, at - 64)
+    m = _WORD_BEFORE.search(text, lo, at)
+    if m is not None and m.start() == lo and lo > start:
+        m = _WORD_BEFORE.search(text, start, at)  # the word runs past the window
+    return m
+
+
+def _is_abbreviation(text: str, start: int, at: int) -> bool:
+    m = _word_before(text, start, at)
     if not m:
         return False
     word = m.group(1).lower().rstrip(".")
@@ -57,12 +83,14 @@ def split_sentences(
 
     Line breaks inside a paragraph are treated as spaces, except a blank line, which always
     ends a sentence. Boundaries need terminal punctuation followed by whitespace and then an
-    upper-case letter, digit, quote, bracket or markup character; that keeps "e.g. this",
-    "3.5 ms" and "v1.2 is out" together. No sentence ends inside a `keep` range [start, end)
-    (inline code: "the `?? ''` operator" is one sentence).
+    upper-case letter, digit, quote, bracket, markup character or symbol (emoji); that keeps
+    "e.g. this", "3.5 ms" and "v1.2 is out" together. No sentence ends inside a `keep` range
+    [start, end) (inline code: "the `?? ''` operator" is one sentence).
     """
     spans: list[Span] = []
     start = 0
+    kept = _merged(keep)
+    kept_starts = [a for a, _ in kept]
     pieces: list[tuple[int, int]] = []
     for para in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text):
         pieces.append((para.start(), para.end()))
@@ -76,12 +104,16 @@ def split_sentences(
             if nxt >= p_end:
                 continue
             following = text[nxt]
-            if not (following.isupper() or following.isdigit() or following in _OPENERS):
-                continue
-            if punct == "." and _is_abbreviation(text[start : p_start + m.start(1)]):
+            if not (
+                following.isupper() or following.isdigit() or following in _OPENERS
+                or unicodedata.category(following) == "So"  # an emoji or symbol: "✅ Done."
+            ):
                 continue
             at = p_start + m.start(1)
-            if any(a <= at < b for a, b in keep):
+            if punct == "." and _is_abbreviation(text, start, at):
+                continue
+            i = bisect_right(kept_starts, at) - 1
+            if i >= 0 and at < kept[i][1]:
                 continue
             _emit(text, start, cut, spans, min_chars)
             start = nxt
