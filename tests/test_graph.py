@@ -228,3 +228,107 @@ def test_a_links_only_graph_has_the_same_nodes_and_neighbours(tmp_path: Path) ->
     assert list(full.g.nodes(data=True)) == list(lite.g.nodes(data=True))
     assert pairs(full) == pairs(lite)
     assert ("Topics/Sleep.md", "unresolved:Nowhere") in pairs(lite)
+
+
+class _DictCache:
+    """A LinkCache in memory, counting what the build asks of it."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str]] = {}
+        self.saved: list[str] = []
+
+    def load_links(self) -> dict[str, tuple[str, str]]:
+        return dict(self.rows)
+
+    def save_links(self, rows, drop) -> None:  # type: ignore[no-untyped-def]
+        for path, stamp, data in rows:
+            self.rows[path] = (stamp, data)
+            self.saved.append(path)
+        for path in drop:
+            self.rows.pop(path, None)
+
+
+@pytest.fixture
+def racy_50ms(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files count as settled 50 ms after their last change instead of 2 s (no test sleeps 2 s).
+    import vaultkd.vault.graph as graph_module
+
+    monkeypatch.setattr(graph_module, "RACY_NS", 50_000_000)
+
+
+def _settle() -> None:
+    import time
+
+    time.sleep(0.1)
+
+
+def _snapshot(vg: VaultGraph) -> tuple[list, list]:
+    return (sorted(vg.g.nodes(data=True), key=str), sorted(vg.g.edges(), key=str))
+
+
+def test_a_link_cache_rereads_only_changed_notes(tmp_path: Path, racy_50ms: None) -> None:
+    import os
+    import shutil
+
+    from sample import pristine_sample_vault
+
+    vault = Path(shutil.copytree(pristine_sample_vault(), tmp_path / "vault"))
+    _settle()
+    reads: list[str] = []
+
+    def reader(root: Path, rel: str):  # type: ignore[no-untyped-def]
+        from vaultkd.vault.quick import read_links
+
+        reads.append(rel)
+        return read_links(root, rel)
+
+    cache = _DictCache()
+    first = VaultGraph.build(vault, reader=reader, links_only=True, cache=cache)
+    n = len(first.notes())
+    assert len(reads) == n and len(cache.rows) == n
+    reads.clear()
+    again = VaultGraph.build(vault, reader=reader, links_only=True, cache=cache)
+    assert reads == [] and _snapshot(again) == _snapshot(first)
+    # Same size, new links and alias, old mtime put back (a sync tool): the ctime still moves.
+    home = vault / "Home.md"
+    st = home.stat()
+    text = home.read_text(encoding="utf-8")
+    assert "[[Roadmap]]" in text
+    home.write_text(text.replace("[[Roadmap]]", "[[Nowhere]]"), encoding="utf-8")
+    os.utime(home, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert home.stat().st_size == st.st_size and home.stat().st_mtime_ns == st.st_mtime_ns
+    (vault / "Lonely.md").unlink(missing_ok=True)
+    (vault / "Topics" / "Sleep.md").unlink()
+    cache.saved.clear()
+    third = VaultGraph.build(vault, reader=reader, links_only=True, cache=cache)
+    assert reads == ["Home.md"]
+    assert "Topics/Sleep.md" not in cache.rows
+    fresh = VaultGraph.build(vault, links_only=True)
+    assert _snapshot(third) == _snapshot(fresh)
+    assert ("Home.md", "unresolved:Nowhere") in set(third.g.edges())
+    # Just written (its ctime is now): read, but not cached, since its stamp could still
+    # change within the clock's tick; once older than that, cached.
+    assert cache.saved == []
+    _settle()
+    reads.clear()
+    VaultGraph.build(vault, reader=reader, links_only=True, cache=cache)
+    assert reads == ["Home.md"] and cache.saved == ["Home.md"]
+
+
+def test_a_damaged_cache_row_is_a_miss(tmp_path: Path, racy_50ms: None) -> None:
+    vault = _vault(tmp_path, {"A.md": "See [[B]].\n", "B.md": "Back to [[A]].\n"})
+    _settle()
+    cache = _DictCache()
+    good = VaultGraph.build(vault, links_only=True, cache=cache)
+    stamp, _ = cache.rows["A.md"]
+    for bad in ("not json", '{"aliases": []}', '{"aliases":[],"tags":[],"links":[["evil","C"]]}'):
+        cache.rows["A.md"] = (stamp, bad)
+        assert _snapshot(VaultGraph.build(vault, links_only=True, cache=cache)) == _snapshot(good)
+    # A well-formed row under the file's stamp is trusted (that is what saves the reading).
+    cache.rows["A.md"] = (stamp, '{"aliases":[],"tags":[],"links":[["link","C"]]}')
+    trusted = VaultGraph.build(vault, links_only=True, cache=cache)
+    assert ("A.md", "unresolved:C") in set(trusted.g.edges())
+    # The full graph (with edge attributes) never uses the cache.
+    cache.rows.clear()
+    VaultGraph.build(vault, cache=cache)
+    assert cache.rows == {}

@@ -290,3 +290,12 @@ def test_atomic_write_many_writes_all_but_the_changed_one(tmp_path: Path) -> Non
     assert (tmp_path / "b.md").read_bytes() == b"saved meanwhile"
     assert (tmp_path / "c.md").read_bytes() == b"new c"
     assert remove_temp_files(tmp_path) == 0
+
+
+def test_link_cache_rows_round_trip_and_drop(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.db")
+    db.save_links([("A.md", "1:2:3", '{"x":1}'), ("B.md", "4:5:6", "{}")], drop=())
+    db.save_links([("A.md", "7:8:9", '{"x":2}')], drop=["B.md"])
+    db.close()
+    again = StateDB(tmp_path / "state.db")
+    assert again.load_links() == {"A.md": ("7:8:9", '{"x":2}')}

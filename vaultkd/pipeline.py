@@ -18,7 +18,7 @@ import logging
 import pickle
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,7 +171,8 @@ class Session:
             k: v for k, v in db.note_embeddings(predictor.version).items()
             if (root / k).is_file()
         }
-        self._titles = _TitleIndex(_stem(p) for p in self._note_paths())
+        # The graph was built from a scan of the vault just now: its notes are the vault's.
+        self._titles = _TitleIndex(_stem(p) for p in graph.notes())
 
     @classmethod
     def open(
@@ -196,7 +197,7 @@ class Session:
 
                 predictor = load_predictor()
             graph = VaultGraph.build(
-                root, reader=source_links, jobs=graph_jobs(), links_only=True
+                root, reader=source_links, jobs=graph_jobs(), links_only=True, cache=db
             )
         except BaseException:
             db.close()
@@ -216,13 +217,6 @@ class Session:
         self.close()
 
     # -- which notes ----------------------------------------------------------------------
-
-    def _note_paths(self) -> Iterator[str]:
-        from vaultkd.vault.scan import scan_vault
-
-        for f in scan_vault(self.root):
-            if f.kind == "note":
-                yield f.path
 
     def is_generated(self, rel_path: str) -> bool:
         """A note vaultkd wrote (tracked in the state db, or carrying `vaultkd:` frontmatter)."""

@@ -11,7 +11,9 @@ A note that cannot be read (binary, not UTF-8) is still a node, so links to it r
 no outgoing links and its one-line error is kept in `VaultGraph.errors`.
 
 `links_only=True` builds the same nodes and the same linked pairs with one attribute-free edge
-per pair and link kind: what a distill session needs (neighbourhoods), in less memory.
+per pair and link kind: what a distill session needs (neighbourhoods), in less memory. Such a
+graph can keep each note's links in a `LinkCache` between runs, so a session opened for one
+note re-reads only the notes whose size, mtime or ctime changed.
 """
 
 from __future__ import annotations
@@ -19,19 +21,69 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import networkx as nx
 
 from vaultkd.vault.errors import NoteReadError, VaultError
 from vaultkd.vault.note import Link, Note
 from vaultkd.vault.resolve import FileIndex, Resolution, fold, link_key
-from vaultkd.vault.scan import scan_vault
+from vaultkd.vault.scan import VaultFile, scan_vault
 
 UNRESOLVED = "unresolved:"
+# A file changed this recently may change again within its timestamp's granularity (1-2 s on
+# HFS+ and FAT) without its stamp changing: its links are read, never cached.
+RACY_NS = 2_000_000_000
+_LINK_KINDS = frozenset({"link", "embed", "markdown"})
+
+
+class LinkCache(Protocol):
+    """Each note's aliases, tags and linked targets between runs (the state db implements it)."""
+
+    def load_links(self) -> dict[str, tuple[str, str]]:
+        """path -> (stamp, data) for every cached note."""
+        ...
+
+    def save_links(self, rows: Sequence[tuple[str, str, str]], drop: Collection[str]) -> None:
+        """Store (path, stamp, data) rows and forget the paths in `drop`."""
+        ...
+
+
+def _stamp(f: VaultFile) -> str:
+    return f"{f.size}:{f.mtime_ns}:{f.ctime_ns}"
+
+
+# What most rows say: a note without aliases, tags or links (every note vaultkd generated).
+_NO_LINKS = '{"aliases":[],"tags":[],"links":[]}'
+
+
+def _encode(note: Note) -> str:
+    return json.dumps(
+        {"aliases": list(note.aliases), "tags": list(note.tags),
+         "links": [[lk.kind, lk.target] for lk in _slim(note.links)]},
+        ensure_ascii=False, separators=(",", ":"),
+    )
+
+
+def _decode(path: str, data: str) -> Note | None:
+    """The cached note, or None when the row is not what `_encode` writes (a damaged or
+    foreign state db is a cache miss, never an error)."""
+    if data == _NO_LINKS:
+        return Note(path=path, text="")
+    try:
+        d = json.loads(data)
+        aliases = tuple(str(a) for a in d["aliases"])
+        tags = tuple(str(t) for t in d["tags"])
+        links = tuple(Link(k, str(t), None, None, None, 0, 0, 0) for k, t in d["links"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if any(lk.kind not in _LINK_KINDS for lk in links):
+        return None
+    return Note(path=path, text="", aliases=aliases, tags=tags, links=links)
 
 NoteReader = Callable[[Path, str], Note]
 
@@ -121,32 +173,62 @@ class VaultGraph:
         jobs: int = 1,
         *,
         links_only: bool = False,
+        cache: LinkCache | None = None,
     ) -> VaultGraph:
         """Scan and read a vault. `reader(root, rel_path) -> Note` defaults to the fast link
         reader (`quick.read_links`); pass `scan.read_note` for fully parsed notes.
+
+        With `links_only`, `cache` supplies the links of notes whose stamp (size, mtime,
+        ctime) is unchanged and keeps those read now; it must hold what `reader` returns.
 
         `jobs` > 1 reads notes in that many worker processes (reading is most of the work and
         is pure Python, so threads would not help); the graph itself is built here.
         """
         root = Path(root)
+        scanned_ns = time.time_ns()
         files = scan_vault(root)
         read = reader or _default_reader
         attachments = [f.path for f in files if f.kind == "attachment"]
-        paths = [f.path for f in files if f.kind != "attachment"]
+        notes = [f for f in files if f.kind != "attachment"]
         graph = cls(links_only=links_only)
         for path in attachments:
             graph._add_node(path, "attachment")
-        done = len(attachments)
-        for chunk in _read_chunks(root, paths, read, jobs):
+        use_cache = cache is not None and links_only
+        stored = cache.load_links() if cache is not None and use_cache else {}
+        known: dict[str, tuple[Note, str | None]] = {}
+        for f in notes:
+            row = stored.get(f.path)
+            if row is not None and row[0] == _stamp(f):
+                note = _decode(f.path, row[1])
+                if note is not None:
+                    known[f.path] = (note, None)
+        cached = set(known)
+        done = len(attachments) + len(known)
+        todo = [f.path for f in notes if f.path not in known]
+        for chunk in _read_chunks(root, todo, read, jobs):
             for path, note, error in chunk:
-                if error is not None:
-                    graph.errors[path] = error
-                graph._add_note_node(note)
-                graph._store_links(note.path, note.links)
+                known[path] = (note, error)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(files))
+        for f in notes:  # in path order, whichever were cached
+            note, error = known[f.path]
+            if error is not None:
+                graph.errors[f.path] = error
+            graph._add_note_node(note)
+            graph._store_links(note.path, note.links, slim=f.path in cached)
         graph._connect_all()
+        if cache is not None and use_cache:
+            stamps = {f.path: f for f in notes}
+            rows = [
+                (path, _stamp(stamps[path]), _encode(known[path][0]))
+                for path in todo
+                if known[path][1] is None
+                and max(stamps[path].mtime_ns, stamps[path].ctime_ns) < scanned_ns - RACY_NS
+            ]
+            drop = set(stored) - set(stamps)
+            if rows or drop:
+                cache.save_links(rows, drop)
         return graph
 
     @classmethod
@@ -290,8 +372,8 @@ class VaultGraph:
             tags=list(note.tags),
         )
 
-    def _store_links(self, path: str, links: tuple[Link, ...]) -> None:
-        if self.links_only:
+    def _store_links(self, path: str, links: tuple[Link, ...], *, slim: bool = False) -> None:
+        if self.links_only and not slim:  # `slim`: already one attribute-free link per pair
             links = _slim(links)
         for target in {lk.target for lk in self._links.get(path, ())}:
             for key in _keys_of(target):

@@ -25,6 +25,7 @@ class VaultFile:
     kind: FileKind
     size: int
     mtime_ns: int
+    ctime_ns: int = 0  # inode change time: no tool sets it back, unlike mtime
 
 
 def is_ignored(rel_path: str) -> bool:
@@ -77,7 +78,7 @@ def scan_vault(root: Path) -> list[VaultFile]:
             except OSError:
                 continue
             kind: FileKind = "note" if is_note_path(entry.name) else "attachment"
-            out.append(VaultFile(rel_path, kind, st.st_size, st.st_mtime_ns))
+            out.append(VaultFile(rel_path, kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     out.sort(key=lambda f: f.path)
     return out
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +86,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "0003_note_mode",
         """
         ALTER TABLE notes ADD COLUMN mode TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        # Each note's aliases, tags and link targets under its size/mtime/ctime stamp
+        # (`vaultkd.vault.graph.LinkCache`): opening a session for one note then reads only the
+        # notes that changed, not the whole vault.
+        "0004_link_cache",
+        """
+        CREATE TABLE link_cache (
+            path TEXT PRIMARY KEY,
+            stamp TEXT NOT NULL,
+            data TEXT NOT NULL
+        )
         """,
     ),
 )
@@ -180,6 +193,19 @@ class StateDB:
 
     def close(self) -> None:
         self.conn.close()
+
+    # -- link cache (vaultkd.vault.graph.LinkCache) --------------------------------------
+
+    def load_links(self) -> dict[str, tuple[str, str]]:
+        return {
+            p: (stamp, data)
+            for p, stamp, data in self.conn.execute("SELECT path, stamp, data FROM link_cache")
+        }
+
+    def save_links(self, rows: Sequence[tuple[str, str, str]], drop: Collection[str]) -> None:
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO link_cache VALUES (?, ?, ?)", rows)
+            self.conn.executemany("DELETE FROM link_cache WHERE path = ?", [(p,) for p in drop])
 
     # -- notes ----------------------------------------------------------------------------
 
