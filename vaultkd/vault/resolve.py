@@ -109,6 +109,8 @@ class FileIndex:
         self.set_aliases(path, ())
 
     def set_aliases(self, path: str, aliases: Iterable[str]) -> None:
+        if not aliases and path not in self.aliases:
+            return  # most notes have none, before and after: nothing to change
         if self._memo:
             self._memo.clear()
         for old in self.aliases.pop(path, ()):
