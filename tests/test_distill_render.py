@@ -207,3 +207,29 @@ def test_summary_ends_each_sentence_that_lacks_a_full_stop() -> None:
     assert "blockers are off." in render_inline(note, d)
     # The --json report keeps the sentences as the note has them.
     assert to_report(d, config)["summary"][0] == parts[1][1]
+
+
+def test_the_notes_own_tasks_keep_their_state_and_are_not_tasks_again() -> None:
+    from vaultkd.distill.segment import sentences_of
+    from vaultkd.vault.parse import parse_text
+
+    text = (
+        "# Plan\n\nThe migration is the main risk for the launch. Backups are slow. "
+        "The queue grew after the release.\n\n"
+        "- [ ] Email Priya about the budget 📅 2026-03-01\n- [x] Book the venue\n"
+        "- [-] Order the old laptops\n- [/] Draft the FAQ\n"
+    )
+    note = parse_text("Plan.md", text)
+    sentences = sentences_of(note)
+    preds = FakePredictor().predict([s.text for s in sentences])
+    d = distill_note(note, sentences, preds, Config())
+    body = render_distillation(d, note, Config(), "m").body
+    actions = body.split("## Actions\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert actions == [
+        "- ☐ Email Priya about the budget 📅 2026-03-01 ([[Plan#Plan]])",
+        "- ☑ Book the venue ([[Plan#Plan]])",
+        "- ☒ Order the old laptops ([[Plan#Plan]])",
+        "- ☐ Draft the FAQ ([[Plan#Plan]])",
+    ]
+    # None of them is a task to Obsidian or the Tasks plugin.
+    assert parse_text("Distilled/Plan.md", body).tasks == ()

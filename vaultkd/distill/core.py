@@ -223,7 +223,10 @@ def classify(
         task = s.sentence.task
         if s.sentence.kind == "task" and task is not None:
             # Existing tasks are actions whatever the model says, and keep the user's words.
-            actions.append(Item(task.text, i, s.role_probs[ROLE_INDEX["action"]], True, task.done))
+            actions.append(
+                Item(task.text, i, s.role_probs[ROLE_INDEX["action"]], True, task.done,
+                     task.status)
+            )
         elif i in new_actions:
             actions.append(item(i, s, "action"))
     return (

@@ -71,12 +71,13 @@ def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False)
 # Marks of the source's own tasks. A `- [ ]` copy would be a second task: listed twice by
 # the Tasks plugin and Obsidian's task search (with its due date), and ticking it would not
 # tick the original, only make this generated note "edited" and so never updated again.
-OPEN_TASK, DONE_TASK = "☐", "☑"
+OPEN_TASK, DONE_TASK, CANCELLED_TASK = "☐", "☑", "☒"
 
 
 def _action_line(d: Distillation, note: Note, item: Item) -> str:
     if item.existing_task:
-        box = DONE_TASK if item.done else OPEN_TASK
+        # "-" is the Tasks plugin's cancelled; other custom states ("/", ">") are still open.
+        box = DONE_TASK if item.done else CANCELLED_TASK if item.status == "-" else OPEN_TASK
     else:
         box = "[ ]"  # an action the note implies, not yet a task anywhere: a task here
     return f"- {box} {_inline_text(item.text)} ({_source_link(d, note, item.sentence_index)})"

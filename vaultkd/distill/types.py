@@ -55,6 +55,7 @@ class Item:
     confidence: float  # role probability, rounded
     existing_task: bool = False  # an existing "- [ ]" task of the source (kept verbatim)
     done: bool = False  # the source task is checked
+    status: str = " "  # the source task's box character (" ", "x", "-" cancelled, "/" …)
 
 
 @dataclass(frozen=True, slots=True)
