@@ -233,3 +233,14 @@ def test_the_notes_own_tasks_keep_their_state_and_are_not_tasks_again() -> None:
     ]
     # None of them is a task to Obsidian or the Tasks plugin.
     assert parse_text("Distilled/Plan.md", body).tasks == ()
+    # A note of tasks alone counts them by state.
+    chores = parse_text(
+        "Chores.md",
+        "- [ ] Take out the trash\n- [x] Feed the cat\n- [-] Order the old laptops\n"
+        "- [/] Draft the FAQ for the fair\n",
+    )
+    sentences = sentences_of(chores)
+    preds = FakePredictor().predict([s.text for s in sentences])
+    d = distill_note(chores, sentences, preds, Config())
+    body = render_distillation(d, chores, Config(), "m").body
+    assert "> Tasks only: 2 open, 1 done, 1 cancelled; see Actions." in body

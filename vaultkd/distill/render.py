@@ -117,9 +117,11 @@ def summary_text(d: Distillation) -> str:
 def _tasks_only(d: Distillation) -> str:
     # Only a note of tasks (and fragments) alone has no summary sentences; say so rather than
     # string its task lines together.
-    done = sum(it.done for it in d.actions if it.existing_task)
-    tasks = sum(it.existing_task for it in d.actions)
-    return f"Tasks only: {tasks - done} open, {done} done; see Actions."
+    own = [it for it in d.actions if it.existing_task]
+    done = sum(it.done for it in own)
+    cancelled = sum(not it.done and it.status == "-" for it in own)
+    also = f", {cancelled} cancelled" if cancelled else ""
+    return f"Tasks only: {len(own) - done - cancelled} open, {done} done{also}; see Actions."
 
 
 def render_distillation(
