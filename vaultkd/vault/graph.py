@@ -193,8 +193,9 @@ class VaultGraph:
         graph = cls(links_only=links_only)
         for path in attachments:
             graph._add_node(path, "attachment")
-        use_cache = cache is not None and links_only
-        stored = cache.load_links() if cache is not None and use_cache else {}
+        if not links_only:
+            cache = None  # rows hold slim links only: a full graph always reads
+        stored = cache.load_links() if cache is not None else {}
         known: dict[str, tuple[Note, str | None]] = {}
         for f in notes:
             row = stored.get(f.path)
@@ -208,12 +209,13 @@ class VaultGraph:
         todo = [f.path for f in notes if f.path not in known]
         for chunk in _read_chunks(root, todo, read, jobs):
             for path, note, error in chunk:
-                if links_only:
-                    # Slim now, as the graph would: a vault's worth of full links held to the
-                    # end of the build left the daemon 20 MB larger once caught up (250.8 vs
-                    # 231.6 MB, bench/daemon_bench.py at 10,000 notes).
-                    note = dataclasses.replace(note, links=_slim(note.links))
-                known[path] = (note, error)
+                # Keep only what the graph takes, slimmed as it would: a vault's worth of full
+                # notes held to the end of the build left the daemon 20 MB larger once caught
+                # up (250.8 vs 231.6 MB, bench/daemon_bench.py at 10,000 notes).
+                links = _slim(note.links) if links_only else note.links
+                kept = Note(path=note.path, text="", aliases=note.aliases, tags=note.tags,
+                            links=links)
+                known[path] = (kept, error)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(files))
@@ -224,7 +226,7 @@ class VaultGraph:
             graph._add_note_node(note)
             graph._store_links(note.path, note.links, slim=links_only)  # slimmed above
         graph._connect_all()
-        if cache is not None and use_cache:
+        if cache is not None:
             stamps = {f.path: f for f in notes}
             rows = [
                 (path, _stamp(stamps[path]), _encode(known[path][0]))
