@@ -355,8 +355,10 @@ def train_student(
     init_embeddings: np.ndarray | None = None,
     teacher_ids: np.ndarray | None = None,
     log_path: Path | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train a fresh student on `train`, keep the state that scores best on `dev`."""
+    """Train a student on `train`, keep the state that scores best on `dev`: a fresh one, or
+    one that starts from `init_state` (a refinement of a shipped student, `train/refine.py`)."""
     from vaultkd.train.student import init_from_teacher
 
     torch.manual_seed(cfg.seed)
@@ -374,7 +376,9 @@ def train_student(
         log.info("%s", rec)
 
     kept = None
-    if cfg.init_from_teacher and init_embeddings is not None and teacher_ids is not None:
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    elif cfg.init_from_teacher and init_embeddings is not None and teacher_ids is not None:
         kept = init_from_teacher(model, init_embeddings, teacher_ids)
     emit(
         {

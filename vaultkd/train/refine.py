@@ -1,0 +1,325 @@
+"""Refine the shipped student on new labelled sentences, anchored to what it already does.
+
+    python -m vaultkd.train.refine [--base models] [--out models] [--run-dir runs/refine]
+
+The full pipeline (`train/pipeline.py`) starts from a teacher that must be fine-tuned first and
+a transfer corpus that partly comes from apt packages; neither is shipped. When the seed set
+gains sentences the student reads wrongly (aphorisms and general advice read as actions, before
+2026.12.1), this retrains from the model users have instead:
+
+1. the shipped int8 student back in PyTorch (`train/recover.py`);
+2. anchor rows: sentences of the offline corpus sources (`../shared/data` vaults, meetings,
+   abstracts, ClaimBuster, the sample vault; never a test sentence), with the *shipped*
+   student's role probabilities, salience and embedding as the soft targets, so whatever the
+   new labels do not speak to stays as it was (self-distillation);
+3. the labelled train sets (`train/data.load_labelled`, the seed set repeated as always) with
+   their human roles and salience;
+4. the same loss, optimiser and best-on-dev rule as `train/kd.py`, from the recovered weights at
+   a lower learning rate; then export, int8 with the fixed scales calibrated on anchor rows,
+   parity, manifest, and salience-in-context weights refitted (`train/context.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaultkd.train import require_train_extra
+
+require_train_extra()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from vaultkd.train import corpus  # noqa: E402
+from vaultkd.train import data as labelled  # noqa: E402
+from vaultkd.train.kd import KDConfig, KDData, TrainResult, override, train_student  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+VERSION = "2026.12.1"  # 2026.11.2 refined with the seed set's `evergreen` genre
+ANCHOR_SOURCES = ("vaults", "sample_vault", "meetings", "science", "claimbuster")
+ANCHOR_SENTENCES = 40_000
+NEW_GENRE = "evergreen"  # the seed genre this refinement adds (aphorisms, advice, principles)
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    base: Path  # the model folder to start from
+    out: Path  # where the refined model folder is written
+    run_dir: Path
+    anchor_sentences: int = ANCHOR_SENTENCES
+    epochs: int = 3
+    lr: float = 3e-4
+    seed_repeat: int = 3  # times the seed train split is repeated (train/data.SEED_REPEAT)
+    seed: int = 0
+    threads: int = 2
+    version: str = VERSION
+    smoke: bool = False
+
+
+def anchor_texts(limit: int, seed: int = 0) -> list[str]:
+    """Distinct corpus sentences of the offline sources, none of them held out, sampled."""
+    root = labelled.data_root()
+    banned = labelled.held_out_texts()
+    seen: set[str] = set()
+    texts: list[str] = []
+    for name in ANCHOR_SOURCES:
+        for sentence in getattr(corpus, f"src_{name}")(root):
+            s = sentence.strip()
+            key = labelled.normalise(s)
+            if corpus.keep(s) and key not in seen and key not in banned:
+                seen.add(key)
+                texts.append(s)
+    rng = random.Random(seed)
+    if len(texts) > limit:
+        texts = rng.sample(texts, limit)
+    return texts
+
+
+def anchor_data(base: Path, texts: list[str], threads: int) -> KDData:
+    """`texts` with the base student's outputs as soft targets (no hard labels)."""
+    from vaultkd.model.runtime import OnnxPredictor
+
+    preds = OnnxPredictor(base, threads=threads).predict(texts)
+    n = len(texts)
+    return KDData(
+        texts=list(texts),
+        hard_role=np.full(n, -1, np.int64),
+        not_role=np.full(n, -1, np.int64),
+        salience=preds.salience.astype(np.float32),
+        # log-probabilities are logits up to a constant per row, which softmax ignores
+        teacher_logits=np.log(np.clip(preds.role_probs, 1e-6, 1.0)).astype(np.float32),
+        embedding=preds.embeddings.astype(np.float32),
+    )
+
+
+def labelled_data(split: labelled.Split, smoke: bool, seed_repeat: int | None = None) -> KDData:
+    from vaultkd.train.pipeline import labelled_to_kd
+
+    items = labelled.load_labelled(split, seed_repeat=seed_repeat)
+    if smoke:
+        rng = np.random.default_rng(0)
+        items = [items[i] for i in sorted(rng.choice(len(items), min(300, len(items)), False))]
+    return labelled_to_kd(items)
+
+
+def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
+    known = {f for f in KDConfig.__dataclass_fields__}
+    shipped = {k: v for k, v in base_manifest["training_config"].items() if k in known}
+    return override(
+        KDConfig(**shipped), epochs=cfg.epochs, lr=cfg.lr, init_from_teacher=False,
+        seed=cfg.seed, threads=cfg.threads, evals_per_epoch=2,
+    )
+
+
+def refine(cfg: RefineConfig) -> dict:
+    from vaultkd.train.context import fit_context, scitldr_docs, write_manifest
+    from vaultkd.train.export import (
+        MIN_ROLE_AGREEMENT,
+        export_onnx,
+        parity,
+        quantize,
+        write_model_dir,
+    )
+    from vaultkd.train.recover import recover_student
+
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((cfg.base / "student.json").read_text(encoding="utf-8"))
+    tokenizer = Tokenizer.from_file(str(cfg.base / "tokenizer.json"))
+    base = recover_student(cfg.base)
+    limit = 2_000 if cfg.smoke else cfg.anchor_sentences
+    texts = anchor_texts(limit, cfg.seed)
+    log.info("anchor: %d sentences", len(texts))
+    anchor = anchor_data(cfg.base, texts, cfg.threads)
+    train = KDData.concat([anchor, labelled_data("train", cfg.smoke, cfg.seed_repeat)])
+    dev = labelled_data("dev", cfg.smoke)
+    kd = kd_config(manifest, cfg)
+    if cfg.smoke:
+        kd = override(kd, epochs=1)
+    result: TrainResult = train_student(
+        kd, tokenizer, train, dev, init_state=base.state_dict(),
+        log_path=cfg.run_dir / "log.jsonl",
+    )
+    torch.save({"state_dict": result.model.state_dict()}, cfg.run_dir / "student.pt")
+    fp32 = export_onnx(result.model, cfg.run_dir / "student.fp32.onnx")
+    rng = np.random.default_rng(cfg.seed)
+    calib = [texts[i] for i in sorted(rng.choice(len(texts), min(2000, len(texts)), False))]
+    int8 = quantize(fp32, cfg.run_dir / "student.int8.onnx", tokenizer, calib, base.cfg.max_len)
+    rep = parity(result.model, tokenizer, int8, dev.texts + calib)
+    out = write_model_dir(
+        cfg.out, int8, tokenizer, result.model, result.config, version=cfg.version,
+        interim=False, parity_report=rep,
+        min_agreement=0.9 if cfg.smoke else MIN_ROLE_AGREEMENT,
+    )
+    from vaultkd.model.runtime import OnnxPredictor
+
+    rows = labelled.read_scitldr("dev")
+    weights, report = fit_context(
+        OnnxPredictor(cfg.out, threads=cfg.threads), scitldr_docs(rows[:40] if cfg.smoke else rows)
+    )
+    out = write_manifest(
+        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)", cfg.version
+    )
+    out["refined_from"] = {
+        "version": manifest["version"], "onnx_sha256": manifest["onnx_sha256"],
+        "anchor_sentences": len(texts), "seed_repeat": cfg.seed_repeat, "epochs": kd.epochs,
+        "lr": kd.lr, "best_dev": result.best_dev,
+    }
+    (cfg.out / "student.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def _seed_subsets(split: str = "test") -> dict[str, tuple[list[str], np.ndarray]]:
+    """Seed sentences of one split by whether they are of the genre this refinement added."""
+    from vaultkd.roles import ROLES
+
+    rows = [json.loads(line) for line in
+            (labelled.SEED_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
+    for name, keep in ((f"seed {split}, other genres", lambda g: g != NEW_GENRE),
+                       (f"seed {split}, {NEW_GENRE}", lambda g: g == NEW_GENRE)):
+        sub = [r for r in rows if keep(r["genre"])]
+        out[name] = ([r["text"] for r in sub], np.array([ROLES.index(r["role"]) for r in sub]))
+    return out
+
+
+def compare(
+    model_dirs: dict[str, Path], threads: int = 2, split: str = "test"
+) -> dict[str, dict[str, float]]:
+    """Held-out metrics of each model folder, side by side (`train/evaluate.py`'s sets), or
+    with `split="dev"` the seed dev numbers only (for choosing between refinements)."""
+    from vaultkd.model.runtime import OnnxPredictor
+    from vaultkd.roles import ROLES
+    from vaultkd.train.evaluate import evaluate_scorer, f1_binary
+
+    sets = labelled.eval_sets() if split == "test" else {}
+    subsets = _seed_subsets(split)
+    table: dict[str, dict[str, float]] = {}
+    for label, folder in model_dirs.items():
+        predictor = OnnxPredictor(folder, threads=threads)
+
+        def scorer(texts: list[str], p: OnnxPredictor = predictor) -> tuple:
+            out = p.predict(texts)
+            return out.role_probs, out.salience, out.embeddings
+
+        row: dict[str, float] = {}
+        if sets:
+            m = evaluate_scorer(scorer, sets)
+            row = {
+                "seed test macro-F1": m["role"]["seed_test"]["macro_f1"],
+                "MRDA question F1": m["role"]["mrda_test"]["question_f1"],
+                "ClaimBuster claim F1": m["role"]["claimbuster_test"]["claim_f1"],
+                "SciTLDR top-1": m["salience"]["scitldr_test"]["top1_accuracy"],
+                "AMI P@k": m["salience"]["ami_test"]["precision_at_k"],
+            }
+        for name, (texts, gold) in subsets.items():
+            pred = predictor.predict(texts).role_probs.argmax(1)
+            f1s = [f1_binary(pred == c, gold == c) for c in range(len(ROLES))]
+            row[f"{name} macro-F1"] = float(np.mean(f1s))
+            row[f"{name} claims read as actions"] = float(
+                ((gold == ROLES.index("claim")) & (pred == ROLES.index("action"))).sum()
+            )
+        table[label] = row
+    return table
+
+
+def print_table(table: dict[str, dict[str, float]]) -> None:
+    labels = list(table)
+    print("| metric | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
+    for key in table[labels[0]]:
+        cells = []
+        for label in labels:
+            v = table[label][key]
+            cells.append(f"{v:.0f}" if key.endswith("actions") else f"{v:.3f}")
+        print(f"| {key} | " + " | ".join(cells) + " |")
+
+
+CARD_START, CARD_END = "<!-- refinement -->", "<!-- /refinement -->"
+
+
+def card_section(table: dict[str, dict[str, float]], manifest: dict) -> str:
+    """The model card's refinement section: what was done, and the side-by-side table."""
+    src = manifest["refined_from"]
+    lines = [
+        CARD_START,
+        f"## {manifest['version']}: {src['version']} refined (`python -m vaultkd.train.refine`)",
+        "",
+        f"Started from the shipped {src['version']} (sha256 {src['onnx_sha256'][:12]}), trained "
+        f"on the labelled train sets (seed set repeated {src['seed_repeat']}x, with its "
+        f"`{NEW_GENRE}` genre: aphorisms, advice, principles) and on {src['anchor_sentences']:,} "
+        f"corpus sentences with {src['version']}'s own outputs as soft targets; "
+        f"{src['epochs']} epochs, lr {src['lr']:g}, best on dev. The tables further down are "
+        f"{src['version']}'s full evaluation (teacher, ablation), not re-run.",
+        "",
+        "Held-out, both models in one run:",
+        "",
+    ]
+    labels = list(table)
+    lines.append("| metric | " + " | ".join(labels) + " |")
+    lines.append("|---|" + "---:|" * len(labels))
+    for key in table[labels[0]]:
+        fmt = "{:.0f}" if key.endswith("actions") else "{:.3f}"
+        lines.append(f"| {key} | " + " | ".join(fmt.format(table[k][key]) for k in labels) + " |")
+    lines.append(CARD_END)
+    return "\n".join(lines) + "\n"
+
+
+def update_card(card: Path, section: str, version: str) -> None:
+    """Put `section` under the card's title (replacing an earlier one) and retitle the card."""
+    text = card.read_text(encoding="utf-8") if card.exists() else "# vaultkd-student\n"
+    if CARD_START in text and CARD_END in text:
+        head, rest = text.split(CARD_START, 1)
+        text = head + rest.split(CARD_END, 1)[1].lstrip("\n")
+    title, _, body = text.partition("\n")
+    card.write_text(f"# vaultkd-student {version}\n\n{section}{body}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", type=Path, default=Path("models"))
+    ap.add_argument("--out", type=Path, default=Path("models"))
+    ap.add_argument("--run-dir", type=Path, default=Path("runs/refine"))
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--anchor-sentences", type=int, default=ANCHOR_SENTENCES)
+    ap.add_argument("--seed-repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0, help="random seed (sampling, batches, init)")
+    ap.add_argument("--smoke", action="store_true", help="tiny data, one epoch (tests)")
+    ap.add_argument("--compare", nargs="+", type=Path, metavar="MODEL_DIR",
+                    help="only print held-out metrics of these model folders side by side")
+    ap.add_argument("--split", choices=("test", "dev"), default="test",
+                    help="with --compare: the held-out test sets, or the seed dev split")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.compare:
+        print_table(compare({str(d): d for d in args.compare}, split=args.split))
+        return 0
+    cfg = RefineConfig(
+        base=args.base, out=args.out, run_dir=args.run_dir, epochs=args.epochs, lr=args.lr,
+        anchor_sentences=args.anchor_sentences, seed_repeat=args.seed_repeat, seed=args.seed,
+        smoke=args.smoke,
+    )
+    # Training reads the base while it runs; the result replaces it only at the end.
+    staged = cfg.run_dir / "out" if cfg.base.resolve() == cfg.out.resolve() else cfg.out
+    manifest = refine(RefineConfig(**{**cfg.__dict__, "out": staged}))
+    base_version = json.loads((cfg.base / "student.json").read_text(encoding="utf-8"))["version"]
+    table = compare({base_version: cfg.base, manifest["version"]: staged}, cfg.threads)
+    print_table(table)
+    if staged != cfg.out:
+        for name in ("student.onnx", "student.json", "tokenizer.json"):
+            (cfg.out / name).write_bytes((staged / name).read_bytes())
+    if not cfg.smoke:
+        update_card(cfg.out / "model-card.md", card_section(table, manifest), manifest["version"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
