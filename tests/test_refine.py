@@ -95,23 +95,121 @@ def test_training_from_an_init_state_starts_there() -> None:
     not (data_root() / "mrda").is_dir(),
     reason=f"the public data sets are not at {data_root()} (set VAULTKD_DATA)",
 )
-def test_smoke_refinement_writes_a_model_the_run_time_loads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["head", "full"])
+def test_smoke_refinement_writes_a_model_the_run_time_loads(tmp_path: Path, mode: str) -> None:
     out, run = tmp_path / "out", tmp_path / "run"
+    base_text = (default_model_dir() / "student.json").read_text(encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "vaultkd.train.refine", "--smoke", "--out", str(out),
-         "--run-dir", str(run)],
+        [sys.executable, "-m", "vaultkd.train.refine", "--smoke", "--mode", mode,
+         "--out", str(out), "--run-dir", str(run)],
         capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| seed test, evergreen macro-F1 |" in proc.stdout  # the side-by-side table
     manifest = json.loads((out / "student.json").read_text(encoding="utf-8"))
-    base = json.loads((default_model_dir() / "student.json").read_text(encoding="utf-8"))
+    base = json.loads(base_text)
     assert manifest["refined_from"]["onnx_sha256"] == base["onnx_sha256"]
-    assert manifest["parity"]["role_agreement"] >= 0.9
     assert "salience_in_context" in manifest
-    preds = OnnxPredictor(out, threads=1).predict(["Who owns staging?", "Book the venue."])
-    assert preds.role_probs.shape == (2, 5)
+    texts = ["Who owns staging?", "Book the venue.", "Habits compound over time."]
+    preds = OnnxPredictor(out, threads=1).predict(texts)
+    assert preds.role_probs.shape == (3, 5)
     assert np.allclose(preds.role_probs.sum(1), 1.0, atol=1e-4)
+    if mode == "head":
+        shipped = OnnxPredictor(default_model_dir(), threads=1).predict(texts)
+        assert np.array_equal(preds.salience, shipped.salience)
+        assert manifest["salience_in_context"] == base["salience_in_context"]
     # The shipped folder is the base and was left alone.
-    assert (default_model_dir() / "student.json").read_text(encoding="utf-8") == json.dumps(
-        base, indent=2
-    ) + "\n"
+    assert (default_model_dir() / "student.json").read_text(encoding="utf-8") == base_text
+
+
+# --- the role head alone (train/role_head.py) -----------------------------------------------
+
+
+def _patched_copy(tmp_path: Path, weight: np.ndarray, bias: np.ndarray) -> Path:
+    import hashlib
+
+    from vaultkd.train.role_head import patch_role_head
+
+    model_dir = default_model_dir()
+    patch_role_head(model_dir / "student.onnx", tmp_path / "student.onnx", weight, bias)
+    shutil.copyfile(model_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    manifest = json.loads((model_dir / "student.json").read_text(encoding="utf-8"))
+    manifest["onnx_sha256"] = hashlib.sha256((tmp_path / "student.onnx").read_bytes()).hexdigest()
+    (tmp_path / "student.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return tmp_path
+
+
+def test_a_new_role_head_changes_roles_and_nothing_else(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from vaultkd.train.recover import onnx_state_dict
+    from vaultkd.train.role_head import pooled_features
+
+    model_dir = default_model_dir()
+    state = onnx_state_dict(model_dir / "student.onnx")
+    rng = np.random.default_rng(0)
+    weight = state["role.weight"] + rng.normal(0, 0.5, state["role.weight"].shape)
+    bias = state["role.bias"][::-1].copy()
+    patched = _patched_copy(tmp_path, weight.astype(np.float32), bias)
+    texts = _seed_texts("dev")
+    before = OnnxPredictor(model_dir, threads=1).predict(texts)
+    after = OnnxPredictor(patched, threads=1).predict(texts)
+    assert np.array_equal(before.salience, after.salience)
+    assert np.array_equal(before.embeddings, after.embeddings)
+    assert not np.allclose(before.role_probs, after.role_probs, atol=0.05)
+    # The patched file computes softmax(head(features)) of the base file's own features, with no
+    # int8 rounding of the logits left in between.
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    feats = pooled_features(model_dir / "student.onnx", tok, texts, 64, threads=1)
+    z = feats @ weight.T + bias
+    probs = np.exp(z - z.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    assert np.abs(probs - after.role_probs).max() < 1e-5
+
+
+def test_the_base_head_in_float_keeps_every_role(tmp_path: Path) -> None:
+    from vaultkd.train.recover import onnx_state_dict
+
+    model_dir = default_model_dir()
+    state = onnx_state_dict(model_dir / "student.onnx")
+    patched = _patched_copy(tmp_path, state["role.weight"], state["role.bias"])
+    texts = _seed_texts("dev") + _seed_texts("test")
+    before = OnnxPredictor(model_dir, threads=1).predict(texts).role_probs
+    after = OnnxPredictor(patched, threads=1).predict(texts).role_probs
+    assert (before.argmax(1) == after.argmax(1)).mean() >= 0.99
+    assert np.abs(before - after).max() < 0.05  # only the logits' int8 rounding is gone
+
+
+def test_fit_head_learns_and_keeps_the_best_dev_step() -> None:
+    from vaultkd.train.role_head import fit_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)  # a role given by the first feature
+    soft = np.full((400, 2), np.nan, np.float32)
+    w0, b0 = np.zeros((2, 8), np.float32), np.zeros(2, np.float32)
+
+    def acc(w: np.ndarray, b: np.ndarray) -> float:
+        return float(((x @ w.T + b).argmax(1) == y).mean())
+
+    fit = fit_head(w0, b0, x, y, soft, acc, lr=0.05, steps=100)
+    assert fit.dev > 0.95 and fit.step > 0
+    # A dev score that only the base reaches keeps the base head, untouched.
+    kept = fit_head(w0, b0, x, y, soft, lambda w, b: float(not w.any()), lr=0.05, steps=30)
+    assert kept.step == 0 and not kept.weight.any()
+
+
+def test_patch_refuses_a_graph_without_the_role_head(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from vaultkd.train.role_head import HeadError, patch_role_head
+
+    node = helper.make_node("Identity", ["x"], ["y"], name="/other/Identity")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(helper.make_model(graph), str(tmp_path / "m.onnx"))
+    with pytest.raises(HeadError):
+        patch_role_head(tmp_path / "m.onnx", tmp_path / "out.onnx", np.zeros((5, 4)), np.zeros(5))

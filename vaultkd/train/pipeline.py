@@ -59,7 +59,8 @@ STAGES: tuple[str, ...] = (
     "evaluate",
 )
 # 2026.11.1: the network of 2026.11 plus salience in context (`train/context.py`);
-# 2026.11.2: retrained with salience_weight 3 (see KDConfig).
+# 2026.11.2: retrained with salience_weight 3 (see KDConfig). The shipped 2026.12.1 is this
+# model with its role head refitted by `train/refine.py`; a full run here starts anew.
 VERSION = "2026.11.2"
 TRANSFER_SENTENCES = 150_000  # teacher-labelled transfer sentences sampled from the corpus
 

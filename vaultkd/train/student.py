@@ -112,6 +112,11 @@ class Student(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> role logits (b, 5), salience logit (b,), embedding (b, teacher_dim) unnormalised."""
+        pooled = self.pooled(input_ids, attention_mask)
+        return self.role(pooled), self.salience(pooled).squeeze(-1), self.embedding(pooled)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The sentence vector all three heads read, (b, dim) or (b, 2·dim) for the CNN."""
         mask = attention_mask.to(torch.float32)  # (b, t)
         x = self.tok(input_ids)
         if self.pos is not None:
@@ -133,7 +138,7 @@ class Student(nn.Module):
         else:
             mx = (x + (mask.unsqueeze(-1) - 1.0) * 1e4).max(dim=1).values
             pooled = torch.cat([mean, mx], dim=-1)
-        return self.role(pooled), self.salience(pooled).squeeze(-1), self.embedding(pooled)
+        return pooled
 
 
 class ExportWrapper(nn.Module):
