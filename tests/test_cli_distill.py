@@ -179,3 +179,28 @@ def test_status_reports_distilled_stale_and_kept(vault: Path) -> None:
     assert "Inbox.md" in report["never"]
     code, out, err = run("status", str(vault))
     assert code == 0 and f"Distilled/{RETRO}" in out
+
+
+def test_status_names_a_note_of_yours_that_blocks_a_distillation(vault: Path) -> None:
+    own = vault / "Distilled" / "Meetings" / "2026-03-16 Retro.md"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"# My own summary of the retro\n\nWritten by hand.\n")
+    code, out, err = run("distill", RETRO, "--vault", str(vault))
+    assert code == 0, err
+    assert own.read_bytes() == b"# My own summary of the retro\n\nWritten by hand.\n"
+    code, out, err = run("status", str(vault), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["blocked"] == [f"Distilled/{RETRO}"]
+    code, out, err = run("status", str(vault))
+    assert code == 0 and "blocked: 1" in out and "Move them" in out
+    # Once the user's note is moved, the source is due again, and its distillation is written.
+    own.unlink()
+    assert RETRO in json.loads(run("status", str(vault), "--json")[1])["stale"]
+    code, out, err = run("distill", RETRO, "--vault", str(vault))
+    assert code == 0 and f"Distilled/{RETRO}" in out, out
+    # vaultkd's own distillation, edited or not, is never "blocked".
+    own.write_bytes(own.read_bytes() + b"\nmy thoughts\n")
+    report = json.loads(run("status", str(vault), "--json")[1])
+    assert report["blocked"] == []
+    assert f"Distilled/{RETRO}" in report["kept"]

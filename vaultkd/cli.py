@@ -194,8 +194,8 @@ def undo(note: str, vault: str | None, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
 @click.option("--verbose", "-v", is_flag=True, help="List every note, not just counts.")
 def status(vault: str, as_json: bool, verbose: bool) -> None:
-    """What in VAULT is distilled, stale, never distilled, kept because you edited it, or
-    orphaned."""
+    """What in VAULT is distilled, stale, never distilled, kept because you edited it,
+    orphaned, or blocked by a note of yours at a distillation's path."""
     import json
     from pathlib import Path
 
@@ -223,9 +223,12 @@ def status(vault: str, as_json: bool, verbose: bool) -> None:
         return
     for key, paths in report.items():
         click.echo(f"{key}: {len(paths)}")
-        shown = paths if verbose or key in ("kept", "orphaned", "error") else []
+        shown = paths if verbose or key in ("kept", "orphaned", "error", "blocked") else []
         for p in shown:
             click.echo(f"  {p}")
+    if report.get("blocked"):
+        click.echo("blocked: your own notes sit where these distillations go; vaultkd never "
+                   "replaces them. Move them, or set distilled_folder in .vaultkd.toml.")
 
 
 # ---------------------------------------------------------------- train

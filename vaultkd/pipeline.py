@@ -30,7 +30,13 @@ import numpy as np
 from vaultkd.config import CONFIG_NAME, STATE_DIR, Config
 from vaultkd.distill.connections import Neighbours, VectorIndex, find_connections, note_vector
 from vaultkd.distill.core import distill_note
-from vaultkd.distill.render import render_atomic, render_distillation, render_inline, to_report
+from vaultkd.distill.render import (
+    distilled_path,
+    render_atomic,
+    render_distillation,
+    render_inline,
+    to_report,
+)
 from vaultkd.distill.salience import ContextWeights, in_context
 from vaultkd.distill.segment import sentences_of as note_sentences
 from vaultkd.distill.titles import VaultTitleKeys, title_key
@@ -49,6 +55,7 @@ from vaultkd.write.genfile import (
     inspect,
     looks_generated,
     short_hash,
+    source_link,
 )
 from vaultkd.write.paths import UnsafePath, vault_path
 from vaultkd.write.source_edit import append_block_ids, note_bytes, round_trips
@@ -248,6 +255,8 @@ class Session:
                 continue
             data = read_bytes(self.root / rel)
             if data is not None and short_hash(data) != state.source_hash:
+                out.append(rel)
+            elif _unwritten(self.root, self.db, self.config, rel, state):
                 out.append(rel)
         return out
 
@@ -469,6 +478,7 @@ class Session:
             and state.source_hash == source_hash
             and state.model == self.predictor.version
             and state.mode == mode
+            and not _unwritten(self.root, self.db, self.config, rel, state)
         ):
             return NoteResult(rel, "unchanged", message=f"{rel}: unchanged, nothing to do")
         try:
@@ -728,6 +738,36 @@ def _sources(root: Path, db: StateDB) -> list[str]:
     return out
 
 
+def _unwritten(root: Path, db: StateDB, config: Config, rel: str, state: NoteState) -> bool:
+    """A distilled source whose distillation note was never written and now could be: it was
+    blocked by a file of the user's that has since moved (or `distilled_folder` changed).
+    A distillation vaultkd wrote and the user deleted stays deleted."""
+    if state.status in ("too_short", "error"):
+        return False
+    target = distilled_path(config, Note(path=rel, text=""))
+    if any(o.path == target for o in db.outputs(rel)):
+        return False
+    try:
+        return read_bytes(vault_path(root, target)) is None
+    except UnsafePath:
+        return False
+
+
+def _blocked_by(root: Path, db: StateDB, source: str, target: str) -> bool:
+    """Whether a file that is neither this source's output nor vaultkd's sits at `target`."""
+    try:
+        data = read_bytes(vault_path(root, target))
+    except UnsafePath:
+        return False
+    if data is None:
+        return False
+    recorded = db.output(target)
+    if recorded is not None and recorded.source == source:
+        return False
+    info = inspect(data)
+    return info is None or info.source != source_link(source)
+
+
 def vault_status(
     root: Path, db: StateDB, config: Config, model_version: str
 ) -> dict[str, list[str]]:
@@ -736,20 +776,32 @@ def vault_status(
     Sources: `distilled` (up to date), `stale` (bytes, model or mode changed since),
     `too_short`, `error`, `never` (not distilled yet). Generated notes: `kept` (the user
     edited it; vaultkd leaves it alone) and `orphaned` (edited, and its source no longer
-    produces it or is gone).
+    produces it or is gone). `blocked`: files of the user's own at the path a source's
+    distillation would take (vaultkd never replaces them, so that source gets no
+    distillation note until the file is moved or `distilled_folder` changes).
     """
     want_mode = _mode(config.inline, config.block_refs)
     out: dict[str, list[str]] = {
-        k: [] for k in ("distilled", "stale", "too_short", "error", "never", "kept", "orphaned")
+        k: []
+        for k in (
+            "distilled", "stale", "too_short", "error", "never", "kept", "orphaned", "blocked"
+        )
     }
     for rel in _sources(root, db):
         state = db.note(rel)
+        if state is None or state.status != "too_short":
+            target = distilled_path(config, Note(path=rel, text=""))
+            if _blocked_by(root, db, rel, target):
+                out["blocked"].append(target)
         if state is None:
             out["never"].append(rel)
             continue
         data = read_bytes(root / rel)
         changed = data is None or short_hash(data) != state.source_hash
-        if changed or state.model != model_version or state.mode != want_mode:
+        if (
+            changed or state.model != model_version or state.mode != want_mode
+            or _unwritten(root, db, config, rel, state)
+        ):
             out["stale"].append(rel)
         elif state.status in ("too_short", "error"):
             out[state.status].append(rel)
