@@ -745,7 +745,8 @@ def _unwritten(root: Path, db: StateDB, config: Config, rel: str, state: NoteSta
     if state.status in ("too_short", "error"):
         return False
     target = distilled_path(config, Note(path=rel, text=""))
-    if any(o.path == target for o in db.outputs(rel)):
+    recorded = db.output(target)
+    if recorded is not None and recorded.source == rel:
         return False
     try:
         return read_bytes(vault_path(root, target)) is None
