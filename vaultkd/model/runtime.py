@@ -41,6 +41,17 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("vaultkd.models")))
 
 
+def padded(ids: Sequence[Sequence[int]], rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) of the token lists `ids[rows]`, zero-padded to the longest."""
+    width = max(len(ids[i]) for i in rows)
+    x = np.zeros((len(rows), width), np.int64)
+    m = np.zeros((len(rows), width), np.int64)
+    for j, i in enumerate(rows):
+        x[j, : len(ids[i])] = ids[i]
+        m[j, : len(ids[i])] = 1
+    return x, m
+
+
 class OnnxSession:
     """An ONNX student and its tokenizer: texts in, (role_probs, salience, embedding) out."""
 
@@ -94,12 +105,7 @@ class OnnxSession:
         order = np.argsort([len(s) for s in ids], kind="stable")
         for start in range(0, n, self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in rows)
-            x = np.zeros((len(rows), width), np.int64)
-            m = np.zeros((len(rows), width), np.int64)
-            for j, i in enumerate(rows):
-                x[j, : len(ids[i])] = ids[i]
-                m[j, : len(ids[i])] = 1
+            x, m = padded(ids, rows)
             p, s, e = self.session.run(
                 ["role_probs", "salience", "embedding"], {"input_ids": x, "attention_mask": m}
             )

@@ -29,6 +29,8 @@ import torch.nn.functional as F  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
+from vaultkd.model.runtime import padded  # noqa: E402
+
 ROLE_GEMM = "/student/role/Gemm"
 
 
@@ -64,12 +66,7 @@ def pooled_features(onnx_path: Path, tokenizer: Tokenizer, texts: list[str], max
     out: np.ndarray | None = None
     for start in range(0, len(ids), batch_size):
         rows = order[start : start + batch_size]
-        width = max(len(ids[i]) for i in rows)
-        x = np.zeros((len(rows), width), np.int64)
-        m = np.zeros((len(rows), width), np.int64)
-        for j, i in enumerate(rows):
-            x[j, : len(ids[i])] = ids[i]
-            m[j, : len(ids[i])] = 1
+        x, m = padded(ids, rows)
         (feats,) = session.run([pooled], {"input_ids": x, "attention_mask": m})
         if out is None:
             out = np.zeros((len(ids), feats.shape[1]), np.float32)
