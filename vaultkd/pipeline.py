@@ -749,21 +749,21 @@ def _unwritten(root: Path, db: StateDB, config: Config, rel: str, state: NoteSta
     if recorded is not None and recorded.source == rel:
         return False
     try:
-        return read_bytes(vault_path(root, target)) is None
+        return not vault_path(root, target).exists()
     except UnsafePath:
         return False
 
 
 def _blocked_by(root: Path, db: StateDB, source: str, target: str) -> bool:
     """Whether a file that is neither this source's output nor vaultkd's sits at `target`."""
+    recorded = db.output(target)
+    if recorded is not None and recorded.source == source:
+        return False  # this source's own distillation: no need to read it
     try:
         data = read_bytes(vault_path(root, target))
     except UnsafePath:
         return False
     if data is None:
-        return False
-    recorded = db.output(target)
-    if recorded is not None and recorded.source == source:
         return False
     info = inspect(data)
     return info is None or info.source != source_link(source)

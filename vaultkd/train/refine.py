@@ -124,6 +124,15 @@ def labelled_data(split: labelled.Split, smoke: bool, seed_repeat: int | None = 
     return data
 
 
+def training_rows(cfg: RefineConfig) -> tuple[list[str], KDData, KDData]:
+    """(anchor texts, train rows = anchor rows + labelled train, labelled dev rows)."""
+    texts = anchor_texts(2_000 if cfg.smoke else cfg.anchor_sentences, cfg.seed)
+    log.info("anchor: %d sentences", len(texts))
+    anchor = anchor_data(cfg.base, texts, cfg.threads)
+    train = KDData.concat([anchor, labelled_data("train", cfg.smoke, cfg.seed_repeat)])
+    return texts, train, labelled_data("dev", cfg.smoke)
+
+
 def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
     known = {f for f in KDConfig.__dataclass_fields__}
     shipped = {k: v for k, v in base_manifest["training_config"].items() if k in known}
@@ -148,12 +157,7 @@ def refine(cfg: RefineConfig) -> dict:
     manifest = json.loads((cfg.base / "student.json").read_text(encoding="utf-8"))
     tokenizer = Tokenizer.from_file(str(cfg.base / "tokenizer.json"))
     base = recover_student(cfg.base)
-    limit = 2_000 if cfg.smoke else cfg.anchor_sentences
-    texts = anchor_texts(limit, cfg.seed)
-    log.info("anchor: %d sentences", len(texts))
-    anchor = anchor_data(cfg.base, texts, cfg.threads)
-    train = KDData.concat([anchor, labelled_data("train", cfg.smoke, cfg.seed_repeat)])
-    dev = labelled_data("dev", cfg.smoke)
+    texts, train, dev = training_rows(cfg)
     kd = kd_config(manifest, cfg)
     if cfg.smoke:
         kd = override(kd, epochs=1)
@@ -204,11 +208,7 @@ def refine_head(cfg: RefineConfig) -> dict:
     tokenizer = Tokenizer.from_file(str(cfg.base / "tokenizer.json"))
     base_onnx = cfg.base / "student.onnx"
     state = onnx_state_dict(base_onnx)
-    texts = anchor_texts(2_000 if cfg.smoke else cfg.anchor_sentences, cfg.seed)
-    log.info("anchor: %d sentences", len(texts))
-    anchor = anchor_data(cfg.base, texts, cfg.threads)
-    train = KDData.concat([anchor, labelled_data("train", cfg.smoke, cfg.seed_repeat)])
-    dev = labelled_data("dev", cfg.smoke)
+    texts, train, dev = training_rows(cfg)
 
     def features(batch: list[str]) -> np.ndarray:
         uniq = list(dict.fromkeys(batch))
