@@ -98,6 +98,10 @@ def test_usage_errors_exit_2(vault: Path, tmp_path: Path) -> None:
     outside.write_text("x\n")
     code, _, err = run("distill", str(outside), "--vault", str(vault))
     assert code == 2 and "not inside the vault" in err
+    # A folder given as a note: the error says how to distil all of it, and nothing is written.
+    code, _, err = run("distill", str(vault))
+    assert code == 2 and f"vaultkd distill --all {vault}" in err
+    assert not (vault / "Distilled").exists()
 
 
 def test_bad_notes_fail_with_one_line_naming_the_file(vault: Path) -> None:

@@ -244,3 +244,30 @@ def test_the_notes_own_tasks_keep_their_state_and_are_not_tasks_again() -> None:
     d = distill_note(chores, sentences, preds, Config())
     body = render_distillation(d, chores, Config(), "m").body
     assert "> Tasks only: 2 open, 1 done, 1 cancelled; see Actions." in body
+
+
+def test_copied_tags_are_escaped_and_left_out_of_the_summary() -> None:
+    from vaultkd.distill.segment import sentences_of
+    from vaultkd.vault.parse import parse_text
+
+    text = (
+        "# Queue\n\nThe queue is the main risk for the launch. #project/sync\n"
+        "Backups take four hours on the old disks. #infra\n"
+        "The `#fff` colour fails the contrast check on the dashboard.\n\n"
+        "- [ ] Email Priya about the budget #todo\n"
+    )
+    note = parse_text("Queue.md", text)
+    sentences = sentences_of(note)
+    assert sentences[0].text == "The queue is the main risk for the launch. #project/sync"
+    preds = FakePredictor().predict([s.text for s in sentences])
+    config = Config(summary_sentences=3)
+    d = distill_note(note, sentences, preds, config)
+    body = render_distillation(d, note, config, "m").body
+    # The user's tags are shown, escaped: the generated note carries none of them.
+    assert parse_text("Distilled/Queue.md", body).tags == ()
+    assert "\\#project/sync" in body and "\\#todo" in body and "\\#fff" in body
+    assert "#project/sync" not in body.replace("\\#", "")
+    summary = next(x for x in body.splitlines() if x.startswith("> ") and "!summary" not in x)
+    assert "launch. Backups" in summary and "\\#infra" not in summary
+    for r in render_atomic(d, note, config, "m"):
+        assert parse_text(r.rel_path, r.body).tags == ()

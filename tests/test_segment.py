@@ -86,3 +86,21 @@ def test_a_sentence_may_open_with_an_emoji() -> None:
         "The release shipped.", "✅ Checks passed on every phone.", "🎉 Party at five.",
     ]
     assert sentences("It costs 5 €. € prices are fixed.") == ["It costs 5 €. € prices are fixed."]
+
+
+def test_tags_that_end_a_line_stay_with_the_sentence_before_them() -> None:
+    text = (
+        "We compared three queues. #project/sync\n"
+        "We chose Postgres. #decision #db\n"
+        "Redis adds a store."
+    )
+    assert sentences(text) == [
+        "We compared three queues. #project/sync",
+        "We chose Postgres. #decision #db",
+        "Redis adds a store.",
+    ]
+    assert sentences("It works. #a\n\nNew para here.") == ["It works. #a", "New para here."]
+    assert sentences("Shipped on Friday. #release") == ["Shipped on Friday. #release"]
+    # A tag followed by more text on its line labels what follows; a number is not a tag.
+    assert sentences("First one. #tag Second one here.") == ["First one.", "#tag Second one here."]
+    assert sentences("See the chart. #1984\nNext one.") == ["See the chart.", "#1984 Next one."]

@@ -81,3 +81,10 @@ def test_titles_stay_unique_when_taken_grows(claims: list[str]) -> None:
     for claim in claims:
         taken.append(make_title(claim, taken))
     assert len({t.casefold() for t in taken}) == len(taken)
+
+
+def test_tags_around_a_claim_are_not_part_of_its_title() -> None:
+    assert make_title("#decision Redis adds a second store to run. #infra #q3") == (
+        "Redis adds a second store to run"
+    )
+    assert make_title("We use #postgres for the queue.") == "We use postgres for the queue"

@@ -53,6 +53,12 @@ def _vault_and_notes(
         # An absolute path or one relative to the current folder (the Obsidian shell-commands
         # plugin passes absolute paths); otherwise the path is taken as vault-relative.
         here = p if p.is_absolute() else Path.cwd() / p
+        if here.is_dir():
+            # `vaultkd distill ~/Notes` most likely means the whole vault; say how.
+            raise click.UsageError(
+                f"{raw}: is a folder, not a note; to distil every note in it run "
+                f"`vaultkd distill --all {raw}`"
+            )
         if p.is_absolute() or here.exists():
             try:
                 rels.append(here.resolve().relative_to(root).as_posix())

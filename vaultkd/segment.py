@@ -27,6 +27,10 @@ _BOUNDARY = re.compile(r"""([.!?]+|\u2026)(["'\u201d\u2019)\]]*)(\s+)""")
 # Characters that may open a sentence besides upper-case letters and digits.
 _OPENERS = "\"'\u201c\u2018([*_=#>-~`"
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+# Tags that end a line after a sentence ("Shipped on Friday. #release #q3"): Obsidian users tag
+# the sentence before them, so they stay with it instead of opening the next sentence.
+_TAG = r"#[\w/-]*[^\W\d_][\w/-]*"
+_TRAILING_TAGS = re.compile(rf"{_TAG}(?:[ \t]+{_TAG})*(?=[ \t]*(?:\n|$))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,8 @@ def split_sentences(
     Line breaks inside a paragraph are treated as spaces, except a blank line, which always
     ends a sentence. Boundaries need terminal punctuation followed by whitespace and then an
     upper-case letter, digit, quote, bracket, markup character or symbol (emoji); that keeps
-    "e.g. this", "3.5 ms" and "v1.2 is out" together. No sentence ends inside a `keep` range
+    "e.g. this", "3.5 ms" and "v1.2 is out" together. Tags that end a line after a sentence
+    belong to that sentence. No sentence ends inside a `keep` range
     [start, end) (inline code: "the `?? ''` operator" is one sentence).
     """
     spans: list[Span] = []
@@ -115,6 +120,12 @@ def split_sentences(
             i = bisect_right(kept_starts, at) - 1
             if i >= 0 and at < kept[i][1]:
                 continue
+            if following == "#":
+                tags = _TRAILING_TAGS.match(text, nxt, p_end)
+                if tags is not None:
+                    cut = nxt = tags.end()
+                    if nxt >= p_end:
+                        continue
             _emit(text, start, cut, spans, min_chars)
             start = nxt
         _emit(text, start, p_end, spans, min_chars)

@@ -41,8 +41,17 @@ def region_span(text: str) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
+# A tag as Obsidian reads one: after whitespace or at the start, not all digits.
+_TAG = re.compile(r"(?<!\S)#(?=[\w/-]*[^\W\d_])")
+_TRAILING_TAGS = re.compile(r"(?:\s+#[\w/-]+)+\s*$")
+
+
 def _inline_text(text: str) -> str:
-    text = " ".join(text.split())
+    # Copied text keeps its tags visible but escaped (`\#tag`): a live copy would count the
+    # user's tag a second time in the tag pane and put generated notes into tag searches
+    # (e.g. `#todo` lists), the way a `- [ ]` copy would duplicate a task. Inline code the
+    # plain text no longer marks ("`#fff`") is escaped the same way.
+    text = _TAG.sub(r"\\#", " ".join(text.split()))
     return "\\" + text if _BLOCK_START.match(text) else text
 
 
@@ -110,7 +119,11 @@ _ENDED = re.compile(r"[.!?…:;][\"'”’)\]*_`]*$")
 def summary_text(d: Distillation) -> str:
     # List items often end without a full stop; run together they would read as one sentence
     # ("… do show up But some …"), so the summary ends each that lacks one.
-    texts = [_inline_text(d.sentences[i].sentence.text) for i in d.summary]
+    # Tags after a sentence label it for the user's own search; in a summary they are noise.
+    texts = [
+        _inline_text(_TRAILING_TAGS.sub("", d.sentences[i].sentence.text))
+        for i in d.summary
+    ]
     return " ".join(t if _ENDED.search(t) else t + "." for t in texts)
 
 

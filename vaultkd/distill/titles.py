@@ -29,6 +29,9 @@ _FILLER = re.compile(
 # "Key finding: X" -> "X": a short label before a colon says less than what follows it.
 _LABEL = re.compile(r"^\W*(?:[\w'-]+ ){0,2}[\w'-]+\s*:\s+(?=(?:\S+\s+){2,}\S)")
 FALLBACK = "Untitled idea"
+# Tags before or after a claim label it ("#decision Redis adds a store. #infra"); they are not
+# part of what it says.
+_EDGE_TAGS = re.compile(r"^(?:#[\w/-]+\s+)+|(?:\s+#[\w/-]+)+\s*$")
 
 
 def _clean(text: str) -> str:
@@ -128,7 +131,8 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     `taken` holds the titles already used in the vault; uniqueness is case-insensitive and
     after NFC normalisation, as on macOS and Windows file systems.
     """
-    text = _LABEL.sub("", " ".join(unicodedata.normalize("NFC", claim).split()))
+    text = " ".join(unicodedata.normalize("NFC", claim).split())
+    text = _LABEL.sub("", _EDGE_TAGS.sub("", text) or text)
     text = _clean(text)
     text = _FILLER.sub("", text)
     text = re.sub(r"[.!;,]+$", "", text).strip()
