@@ -15,7 +15,10 @@ Systems:
 - student: the ONNX student; "sentence" ranks by its per-sentence salience alone, "in context"
   by salience in the note's context (`vaultkd.distill.salience`, what the layers use), "+MMR"
   adds the MMR selection of the executive summary (`vaultkd.distill.core.mmr_order`); all are
-  filled up to the word budget;
+  filled up to the word budget. A CL-SciSumm paper comes with its title and section headings,
+  so "in context" reads it as a note of it would be read: with the paper weights when its
+  headings are a paper's (`is_paper`). A second table puts the note and the paper weights
+  side by side on CL-SciSumm and SciTLDR-A test;
 - Lead, LexRank, TextRank (sumy 0.13).
 """
 
@@ -36,14 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_order, rank_by_salience  # noqa: E402
-from vaultkd.distill.salience import ContextWeights, in_context  # noqa: E402
+from vaultkd.distill.salience import ContextWeights, in_context, is_paper  # noqa: E402
 from vaultkd.roles import ROLE_INDEX, ROLES  # noqa: E402
 from vaultkd.segment import sentences as split_text  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SEED = ROOT / "data" / "seed"
 _WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
-Ranker = Callable[[list[str]], list[int]]  # sentences -> indices best first
+# sentences (and, for a paper, its title and section headings) -> indices best first
+Ranker = Callable[..., list[int]]
 
 
 # --------------------------------------------------------------------------- data
@@ -80,24 +84,28 @@ def ami_meetings(split: str) -> list[tuple[str, list[str], str, frozenset[int]]]
     ]
 
 
-def scisumm_papers() -> list[tuple[str, list[str], list[str]]]:
+def scisumm_papers() -> list[tuple[str, list[str], list[str], str, list[str]]]:
+    """(id, body sentences, human summaries, title, section headings) per paper."""
     base = DATA / "cl-scisumm-2018-test"
     out = []
     for paper in load_jsonl(base / "reference_papers.jsonl"):
         pid = paper["paper_id"]
         # The abstract is left out: summarising a paper by copying its abstract is not the task
         # (this reproduces the reference Lead score, 15.4, measured here by others).
-        sents = [
-            s["text"].strip()
-            for s in paper["sentences"]
+        body = [
+            s for s in paper["sentences"]
             if s["text"].strip() and s["section"] and s["section"].upper() != "ABSTRACT"
         ]
+        sents = [s["text"].strip() for s in body]
+        headings = list(dict.fromkeys(s["section"] for s in body))
+        # The sentence without a section is the paper's title, as a note would have it.
+        title = next((s["text"].strip() for s in paper["sentences"] if not s["section"]), "")
         refs = [
             p.read_text(encoding="utf-8", errors="replace")
             for p in sorted((base / "gold_task2").glob(f"{pid}_*.human.txt"))
         ]
         if refs:
-            out.append((pid, sents, refs))
+            out.append((pid, sents, refs, title, headings))
     return out
 
 
@@ -129,7 +137,7 @@ def sumy_ranker(kind: str) -> Ranker:
     summ = LexRankSummarizer(stemmer) if kind == "lexrank" else TextRankSummarizer(stemmer)
     summ.stop_words = get_stop_words("english")
 
-    def rank(sents: list[str]) -> list[int]:
+    def rank(sents: list[str], **_: object) -> list[int]:
         objs = [SumySentence(s, tok) for s in sents]
         doc = ObjectDocumentModel([Paragraph(objs)])
         if kind == "textrank":
@@ -147,7 +155,7 @@ def sumy_ranker(kind: str) -> Ranker:
     return rank
 
 
-def lead_ranker(sents: list[str]) -> list[int]:
+def lead_ranker(sents: list[str], **_: object) -> list[int]:
     return list(range(len(sents)))
 
 
@@ -157,6 +165,7 @@ class Student:
 
         self.predictor = load_predictor(model_dir)
         self.context = ContextWeights.from_manifest(self.predictor.manifest)
+        self.paper = ContextWeights.from_manifest(self.predictor.manifest, paper=True)
         self.cache: dict[str, tuple] = {}
 
     def predict(self, sents: list[str]):  # noqa: ANN201
@@ -166,20 +175,32 @@ class Student:
             self.cache[key] = p
         return self.cache[key]
 
-    def in_context(self, sents: list[str]):  # noqa: ANN201
+    def in_context(  # noqa: ANN201
+        self, sents: list[str], title: str = "", headings: Sequence[str] = (),
+        as_paper: bool | None = None,
+    ):
+        """As `note_in_context` reads a note with this title and these headings (or, with
+        `as_paper`, with the paper or the note weights regardless of headings)."""
+        paper = is_paper(headings) if as_paper is None else as_paper
+        if paper and self.paper is not None:
+            return in_context(self.predict(sents), self.paper, sents, title)
         return in_context(self.predict(sents), self.context)
 
-    def sentence_ranker(self, sents: list[str]) -> list[int]:
+    def sentence_ranker(self, sents: list[str], **_: object) -> list[int]:
         """The student's per-sentence salience alone."""
         return rank_by_salience(self.predict(sents).salience)
 
-    def salience_ranker(self, sents: list[str]) -> list[int]:
+    def salience_ranker(
+        self, sents: list[str], title: str = "", headings: Sequence[str] = ()
+    ) -> list[int]:
         """Salience in context: what the distillation's layers use."""
-        return rank_by_salience(self.in_context(sents).salience)
+        return rank_by_salience(self.in_context(sents, title, headings).salience)
 
-    def mmr_ranker(self, sents: list[str]) -> list[int]:
+    def mmr_ranker(
+        self, sents: list[str], title: str = "", headings: Sequence[str] = ()
+    ) -> list[int]:
         # The greedy MMR order the summary layer uses, then the rest by salience.
-        p = self.in_context(sents)
+        p = self.in_context(sents, title, headings)
         order = mmr_order(p.salience, p.embeddings, min(len(sents), 60))
         seen = set(order)
         return order + [i for i in rank_by_salience(p.salience) if i not in seen]
@@ -217,9 +238,14 @@ def summaries_table(rankers: dict[str, Ranker], rows: list[list[str]]) -> None:
         papers = scisumm_papers()
         line = ["CL-SciSumm 2018 test (body, no abstract), 250 words, ROUGE-2 F1 vs human"]
         for rank in rankers.values():
-            pairs = [(budget_summary(s, rank(s), 250), refs) for _, s, refs in papers]
+            pairs = [
+                (budget_summary(s, rank(s, title=t, headings=h), 250), refs)
+                for _, s, refs, t, h in papers
+            ]
             line.append(f"{rouge(pairs):.2f}")
         rows.append(line)
+        n = sum(is_paper(h) for *_, h in papers)
+        print(f"CL-SciSumm: {n} of {len(papers)} papers have a paper's headings (paper weights)")
     else:
         print(f"skip CL-SciSumm: {DATA / 'cl-scisumm-2018-test'} not found")
     if (DATA / "ami-summaries").is_dir():
@@ -244,6 +270,40 @@ def summaries_table(rankers: dict[str, Ranker], rows: list[list[str]]) -> None:
         rows.append(line)
     else:
         print(f"skip SciTLDR: {DATA / 'scitldr'} not found")
+
+
+def paper_weights_table(student: Student) -> None:
+    """The note weights and the paper weights on the same held-out documents, side by side:
+    what reading a document as a paper (title overlap, lead prior) does on each set."""
+    if student.paper is None:
+        print("\nthe model has no paper weights")
+        return
+    print("\n| held-out, student in context | note weights | paper weights |\n|---|---:|---:|")
+    if (DATA / "cl-scisumm-2018-test").is_dir():
+        papers = scisumm_papers()
+        vals = []
+        for as_paper in (False, True):
+            pairs = [
+                (budget_summary(
+                    s, rank_by_salience(student.in_context(s, t, as_paper=as_paper).salience),
+                    250), refs)
+                for _, s, refs, t, _ in papers
+            ]
+            vals.append(rouge(pairs))
+        print(f"| CL-SciSumm 2018 test ({len(papers)}), 250 words, ROUGE-2 F1 | "
+              f"{vals[0]:.2f} | {vals[1]:.2f} |")
+    if (DATA / "scitldr").is_dir():
+        docs = [d for d in load_jsonl(DATA / "scitldr" / "SciTLDR-A.test.jsonl") if d["source"]]
+        vals = []
+        for as_paper in (False, True):
+            hits = [
+                d["source_labels"][rank_by_salience(
+                    student.in_context(d["source"], d["title"], as_paper=as_paper).salience
+                )[0]] == 1
+                for d in docs
+            ]
+            vals.append(100.0 * float(np.mean(hits)))
+        print(f"| SciTLDR-A test ({len(docs)}), top-1 % | {vals[0]:.1f} | {vals[1]:.1f} |")
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> tuple[float, float]:
@@ -376,7 +436,7 @@ def tune(student: Student) -> None:
                 )
                 for d in dev
             ])
-            r2 = rouge([(budget_summary(s, ranker(s), 250), refs) for _, s, refs in papers])
+            r2 = rouge([(budget_summary(s, ranker(s), 250), refs) for _, s, refs, *_ in papers])
             print(f"  {w:.1f}  {100 * top1:5.1f}%  {f1:.3f}  {seed_f1:.3f}  {r2:.2f}")
     # Role thresholds: per role, the probability cut that maximises F1 on seed dev.
     rows = [r for d in dev for r in d]
@@ -439,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n| measure | rules | student |\n|---|---|---|")
     for r in role_rows:
         print("| " + " | ".join(r) + " |")
+    if student is not None and not args.skip_summaries:
+        paper_weights_table(student)
     if args.tune and student is not None:
         tune(student)
     print(f"\n({time.perf_counter() - t0:.0f} s)")

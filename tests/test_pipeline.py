@@ -463,6 +463,47 @@ def test_layers_follow_salience_in_context_when_the_model_ships_weights(vault: P
     assert [x["layer"] for x in ctx["sentences"]] != [x["layer"] for x in raw["sentences"]]
 
 
+class _PaperPredictor(FakePredictor):
+    """The fake model with note and paper weights; the paper weights read the title alone."""
+
+    manifest = {
+        "salience_in_context": {
+            "weights": {"salience": 1.0, "centrality": 0.0},
+            "paper": {"weights": {"salience": 0.0, "centrality": 0.0, "title": 3.0, "lead": 0.0}},
+        }
+    }
+
+
+def test_a_paper_is_read_with_the_paper_weights_and_a_note_is_not(vault: Path) -> None:
+    from vaultkd.distill.salience import ContextWeights, in_context
+
+    body = (
+        "Most systems read one tree at a time and stall on long inputs. The weather in the "
+        "lab was fine all week. A tree parser can read a whole forest in one pass. Results "
+        "hold for every treebank we tried. The code is free to use.\n"
+    )
+    (vault / "Paper.md").write_text(
+        "# A Forest Parser\n\n## 1 Introduction\n\n" + body + "\n## 4 Conclusion\n\nDone.\n"
+    )
+    (vault / "Notes.md").write_text("# A Forest Parser\n\n## Agenda\n\n" + body)
+    dry = DistillOptions(force=True, dry_run=True)
+    with Session.open(vault, predictor=_PaperPredictor()) as s:
+        paper, note = (r.report for r in s.distill(["Paper.md", "Notes.md"], dry))
+    assert paper is not None and note is not None
+    texts = [x["text"] for x in note["sentences"]]
+    preds = FakePredictor().predict(texts)
+    want = in_context(preds, ContextWeights.from_manifest(_PaperPredictor.manifest)).salience
+    assert [x["salience"] for x in note["sentences"]] == [round(float(v), 4) for v in want]
+    # In the paper, the sentence sharing the title's words ranks first.
+    def best(report: dict) -> str:
+        return max(report["sentences"], key=lambda x: x["salience"])["text"]
+
+    assert [x["text"] for x in paper["sentences"]] == texts
+    assert [x["salience"] for x in paper["sentences"]] != [x["salience"] for x in note["sentences"]]
+    assert best(paper) == "A tree parser can read a whole forest in one pass."
+    assert best(paper) in paper["summary"]
+
+
 def test_a_dry_run_reports_the_titles_a_real_run_writes(tmp_path: Path) -> None:
     root = _sample_copy(tmp_path / "v")
     note = "Meetings/2026-03-16 Retro.md"

@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaultkd.distill.salience import ContextWeights, features, in_context, scores
+from vaultkd.distill.salience import (
+    ContextWeights,
+    features,
+    in_context,
+    is_paper,
+    note_in_context,
+    note_title,
+    scores,
+    section_kind,
+    title_overlap,
+)
 from vaultkd.model.predictor import Predictions
 from vaultkd.train.context import Doc, fit_context, fit_logistic, write_manifest
 
@@ -116,3 +126,163 @@ def test_the_shipped_model_has_weights_that_use_both_features() -> None:
     assert weights is not None and weights.salience > 0 and weights.centrality > 0
     s = scores(np.array([0.9, 0.1, 0.5]), np.eye(3, DIM), weights)
     assert int(np.argmax(s)) == 0
+
+
+# --------------------------------------------------------------------------- papers
+
+PAPER_HEADINGS = ["A Parser", "1 Introduction", "2 The Model", "3. Experiments", "5 Conclusion"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "kind"),
+    [
+        ("1 Introduction", "introduction"),
+        ("Introduction: A Little History", "introduction"),
+        ("5. Conclusions", "conclusion"),
+        ("II. Methods", "method"),
+        ("6.5 Results", "results"),
+        ("2 Related Work", "related"),
+        ("Acknowledgments", "acknowledgements"),
+        ("Action items", None),
+        ("Summary", None),
+        ("Introducing the team", None),
+    ],
+)
+def test_section_kind_reads_a_papers_headings(heading: str, kind: str | None) -> None:
+    assert section_kind(heading) == kind
+
+
+def test_is_paper_needs_a_papers_sections_not_one_paper_word() -> None:
+    assert is_paper(PAPER_HEADINGS)
+    assert is_paper(["Background", "Method", "Results"])
+    # Notes and meetings use some of these words too.
+    assert not is_paper(["Agenda", "Discussion", "Action items"])
+    assert not is_paper(["Introduction"])
+    assert not is_paper(["Background", "Results of the survey"])
+    assert not is_paper([])
+
+
+def test_title_overlap_counts_shared_words_by_their_stem() -> None:
+    title = "A Maximum-Entropy-Inspired Parser"
+    got = title_overlap(
+        ["We present a parser.", "Parsers inspired by maximum entropy.", "The weather was fine."],
+        title,
+    )
+    assert got.tolist() == [1.0, 4.0, 0.0]  # "parsers" meets "parser"; stop words do not count
+    assert title_overlap(["Anything at all."], "2026-03-14").tolist() == [0.0]
+
+
+def test_paper_weights_read_title_and_position_and_round_trip() -> None:
+    texts = ["Related systems are many.", "Background on the data.", "A parser for trees."]
+    preds = _preds([0.5, 0.5, 0.5], np.eye(3, DIM))
+    title = ContextWeights(0.0, 0.0, title=2.0)
+    got = scores(preds.salience, preds.embeddings, title, texts, "Tree parser")
+    assert int(np.argmax(got)) == 2
+    lead = ContextWeights(0.0, 0.0, lead=2.0)
+    assert int(np.argmax(scores(preds.salience, preds.embeddings, lead, texts, ""))) == 0
+    with pytest.raises(ValueError, match="texts"):
+        scores(preds.salience, preds.embeddings, title)
+    w = ContextWeights(0.46, 0.09, -3.5, title=0.62, lead=1.83)
+    manifest = {"salience_in_context": {**ContextWeights(0.59, 0.31).to_manifest(),
+                                         "paper": w.to_manifest()}}
+    assert ContextWeights.from_manifest(manifest, paper=True) == w
+    assert ContextWeights.from_manifest(manifest) == ContextWeights(0.59, 0.31)
+    # A model from before the paper weights reads papers with its note weights.
+    old = {"salience_in_context": ContextWeights(0.59, 0.31).to_manifest()}
+    assert ContextWeights.from_manifest(old, paper=True) is None
+
+
+def test_note_in_context_uses_the_paper_weights_for_papers_only() -> None:
+    from vaultkd.vault.parse import parse_text
+
+    body = (
+        "Related systems are many and none of them read trees. We describe one here.\n\n"
+        "The tree parser reads a sentence left to right.\n"
+    )
+    paper = parse_text(
+        "P.md", "# A Parser\n\n## 1 Introduction\n\n" + body + "\n## 2 Related work\n\nx\n"
+    )
+    note = parse_text("P.md", "# A Parser\n\n## Agenda\n\n" + body)
+    texts = ["Related systems are many and none of them read trees.", "We describe one here.",
+             "The tree parser reads a sentence left to right."]
+    preds = _preds([0.5, 0.5, 0.5], np.eye(3, DIM))
+    note_w, paper_w = ContextWeights(1.0, 0.0), ContextWeights(0.0, 0.0, title=1.0)
+    as_paper = note_in_context(paper, texts, preds, note_w, paper_w).salience
+    as_note = note_in_context(note, texts, preds, note_w, paper_w).salience
+    assert np.allclose(as_note, in_context(preds, note_w).salience)
+    assert int(np.argmax(as_paper)) == 2  # the sentence that shares "parser" with the title
+    # The frontmatter title wins over a citekey file name.
+    cited = parse_text("smith2020.md", "---\ntitle: A Tree Parser\n---\n## 1 Introduction\n")
+    assert note_title(cited) == "A Tree Parser" and note_title(note) == "A Parser"
+    assert note_title(parse_text("Plain.md", "Just text.\n")) == "Plain"
+
+
+class _TitlePredictor:
+    """Flat salience and embeddings: only a sentence's words can tell it apart."""
+
+    version = "flat 1"
+    dim = DIM
+
+    def predict(self, sentences: Sequence[str]) -> Predictions:
+        rng = np.random.default_rng(len(sentences))
+        emb = rng.normal(size=(len(sentences), DIM))
+        return _preds(rng.random(len(sentences)), emb / np.linalg.norm(emb, axis=1, keepdims=True))
+
+
+def test_fit_paper_weights_learns_the_title_and_cross_validation_prefers_them() -> None:
+    rng = np.random.default_rng(0)
+    docs = []
+    for n in range(120):
+        k = int(rng.integers(0, 6))
+        sents = tuple(
+            f"Graph {n} kernels are fast." if i == k else f"Filler line {i} about weather {n}."
+            for i in range(6)
+        )
+        docs.append(Doc(sents, frozenset({k}), f"Graph kernels {n}"))
+    note_w, note_r = fit_context(_TitlePredictor(), docs)
+    paper_w, paper_r = fit_context(_TitlePredictor(), docs, paper=True)
+    assert paper_w.title > 1.0 and not note_w.reads_title
+    assert paper_r["top1_in_context"] > 0.9 > note_r["top1_in_context"]
+    assert paper_r["cv_log_loss"] < note_r["cv_log_loss"]
+
+
+def test_the_shipped_model_reads_papers_with_title_and_lead() -> None:
+    from vaultkd.model.runtime import load_predictor
+
+    manifest = load_predictor().manifest
+    paper = ContextWeights.from_manifest(manifest, paper=True)
+    assert paper is not None and paper.title > 0 and paper.lead > 0
+    report = manifest["salience_in_context"]["paper"]["report"]
+    assert report["cv_log_loss"] < manifest["salience_in_context"]["report"]["cv_log_loss"]
+
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _need(path: Path) -> Path:
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent (third-party data lives in ../shared/data)")
+    return path
+
+
+@pytest.mark.parametrize("vault", ["vault-kepano", "vault-obsidian-tasks", "vault-dendron-site"])
+def test_no_note_of_a_real_vault_is_read_as_a_paper(vault: str) -> None:
+    from vaultkd.vault.parse import parse_text
+
+    root = _need(DATA / vault)
+    notes = papers = 0
+    for md in sorted(root.rglob("*.md")):
+        note = parse_text(md.name, md.read_text(encoding="utf-8", errors="replace"))
+        notes += 1
+        papers += is_paper([h.text for h in note.headings])
+    assert notes > 100 and papers == 0
+
+
+def test_the_cl_scisumm_papers_are_read_as_papers() -> None:
+    path = _need(DATA / "cl-scisumm-2018-test") / "reference_papers.jsonl"
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        paper = json.loads(line)
+        found.append(is_paper([s["section"] for s in paper["sentences"] if s["section"]]))
+    # One paper numbers its sections without names ("1.", "2."): read as a note.
+    assert len(found) == 20 and sum(found) == 19

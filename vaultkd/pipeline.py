@@ -37,7 +37,7 @@ from vaultkd.distill.render import (
     render_inline,
     to_report,
 )
-from vaultkd.distill.salience import ContextWeights, in_context
+from vaultkd.distill.salience import ContextWeights, note_in_context
 from vaultkd.distill.segment import sentences_of as note_sentences
 from vaultkd.distill.titles import VaultTitleKeys, title_key
 from vaultkd.distill.types import Connection, Distillation, Rendered, Sentence
@@ -168,7 +168,9 @@ class Session:
         self.root = root
         self.predictor = predictor
         # Models without fitted weights (and test predictors) rank by their own salience.
-        self._context = ContextWeights.from_manifest(getattr(predictor, "manifest", {}))
+        manifest = getattr(predictor, "manifest", {})
+        self._context = ContextWeights.from_manifest(manifest)
+        self._paper_context = ContextWeights.from_manifest(manifest, paper=True)
         self.config = config
         self.db = db
         self.graph = graph
@@ -556,9 +558,11 @@ class Session:
         assert p.preds is not None
         config = replace(self.config, inline=inline, block_refs=block_refs)
         connections = self._connections(p.rel, config, index, memo)
+        preds = note_in_context(
+            p.note, [s.text for s in p.sentences], p.preds, self._context, self._paper_context
+        )
         d = distill_note(
-            p.note, p.sentences, in_context(p.preds, self._context), config, connections,
-            taken_titles=self._taken_titles(p.rel),
+            p.note, p.sentences, preds, config, connections, taken_titles=self._taken_titles(p.rel)
         )
         report = to_report(d, config) if reports else None
         version = self.predictor.version

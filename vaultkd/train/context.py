@@ -1,16 +1,24 @@
 """Fit the weights of salience in context (`vaultkd.distill.salience`) on labelled documents.
 
     python -m vaultkd.train --stage context      # after export: adds the weights to student.json
+    python -m vaultkd.train.context --model models --version V   # refit a model's weights only
 
 Data: the SciTLDR-A dev file (the upstream split our training reads from; its test file stays
 held out for `bench/quality_bench.py`), one positive per abstract: the oracle salient sentence.
 The student's own predictions are the inputs, so the weights fit the model that ships.
-Logistic regression with an L2 penalty, fitted by Newton's method: two features and a bias do
-not need a library. Pure numpy, no torch.
+Logistic regression with an L2 penalty, fitted by Newton's method: a few features and a bias
+do not need a library. Pure numpy, no torch.
+
+Two sets of weights are fitted on the same abstracts: the note weights (salience, centrality)
+and the paper weights, which add the title overlap and the lead prior (`is_paper` notes only).
+SciTLDR gives each abstract its paper's title. The report carries each set's 5-fold
+cross-validated log-loss on the fitting data: the paper features earn their place there, not
+on the test sets.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,16 +26,27 @@ from pathlib import Path
 
 import numpy as np
 
-from vaultkd.distill.salience import MANIFEST_KEY, ContextWeights, features, scores
+from vaultkd.distill.salience import (
+    MANIFEST_KEY,
+    PAPER_KEY,
+    ContextWeights,
+    features,
+    paper_features,
+    scores,
+)
 from vaultkd.model.predictor import Predictor
 
 L2 = 1.0  # penalty on the weights (not the bias), as sklearn's LogisticRegression(C=1)
+
+
+CV_FOLDS = 5
 
 
 @dataclass(frozen=True)
 class Doc:
     sentences: tuple[str, ...]
     positives: frozenset[int]
+    title: str = ""
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> np.ndarray:
@@ -53,26 +72,57 @@ def top1(docs: Sequence[Doc], ranked: Sequence[np.ndarray]) -> float:
     return float(np.mean(hits)) if hits else float("nan")
 
 
-def fit_context(predictor: Predictor, docs: Sequence[Doc]) -> tuple[ContextWeights, dict]:
-    """Fit on `docs` with `predictor`'s outputs; return the weights and a small report."""
+def cv_log_loss(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], folds: int = CV_FOLDS) -> float:
+    """Mean per-sentence log-loss of `fit_logistic`, each document scored by a fit without it
+    (documents split into `folds` by a fixed shuffle)."""
+    order = np.random.default_rng(0).permutation(len(xs))
+    losses: list[np.ndarray] = []
+    for held in np.array_split(order, folds):
+        keep = np.setdiff1d(order, held)
+        w = fit_logistic(np.vstack([xs[i] for i in keep]), np.concatenate([ys[i] for i in keep]))
+        for i in held:
+            p = 1.0 / (1.0 + np.exp(-(xs[i] @ w[:-1] + w[-1])))
+            p = np.clip(p, 1e-12, 1 - 1e-12)
+            losses.append(-(ys[i] * np.log(p) + (1 - ys[i]) * np.log(1 - p)))
+    return float(np.concatenate(losses).mean())
+
+
+def fit_context(
+    predictor: Predictor, docs: Sequence[Doc], *, paper: bool = False
+) -> tuple[ContextWeights, dict]:
+    """Fit on `docs` with `predictor`'s outputs; return the weights and a small report.
+    With `paper`, the paper weights (title overlap and lead prior too; docs need titles)."""
     docs = [d for d in docs if len(d.sentences) >= 2 and d.positives]
     if not docs:
         raise ValueError("no document with two or more sentences and a positive to fit on")
     preds = [predictor.predict(list(d.sentences)) for d in docs]
-    x = np.vstack([features(p.salience, p.embeddings) for p in preds])
-    y = np.concatenate(
-        [[1.0 if i in d.positives else 0.0 for i in range(len(d.sentences))] for d in docs]
+    if paper:
+        xs = [
+            paper_features(p.salience, p.embeddings, d.sentences, d.title)
+            for p, d in zip(preds, docs, strict=True)
+        ]
+    else:
+        xs = [features(p.salience, p.embeddings) for p in preds]
+    ys = [
+        np.array([1.0 if i in d.positives else 0.0 for i in range(len(d.sentences))])
+        for d in docs
+    ]
+    w = [round(float(v), 4) for v in fit_logistic(np.vstack(xs), np.concatenate(ys))]
+    weights = (
+        ContextWeights(w[0], w[1], bias=w[4], title=w[2], lead=w[3])
+        if paper
+        else ContextWeights(w[0], w[1], bias=w[2])
     )
-    w = fit_logistic(x, y)
-    weights = ContextWeights(salience=round(float(w[0]), 4), centrality=round(float(w[1]), 4),
-                             bias=round(float(w[2]), 4))
     report = {
         "docs": len(docs),
-        "sentences": int(len(y)),
+        "sentences": int(sum(len(y) for y in ys)),
         "top1_sentence_only": top1(docs, [p.salience for p in preds]),
         "top1_in_context": top1(
-            docs, [scores(p.salience, p.embeddings, weights) for p in preds]
+            docs,
+            [scores(p.salience, p.embeddings, weights, d.sentences, d.title)
+             for p, d in zip(preds, docs, strict=True)],
         ),
+        "cv_log_loss": cv_log_loss(xs, ys),
     }
     return weights, report
 
@@ -80,21 +130,58 @@ def fit_context(predictor: Predictor, docs: Sequence[Doc]) -> tuple[ContextWeigh
 def scitldr_docs(rows: Sequence[dict]) -> list[Doc]:
     return [
         Doc(tuple(s.strip() for s in r["source"]),
-            frozenset(i for i, v in enumerate(r["source_labels"]) if v))
+            frozenset(i for i, v in enumerate(r["source_labels"]) if v),
+            str(r.get("title") or ""))
         for r in rows
         if r.get("source")
     ]
 
 
 def write_manifest(
-    model_dir: Path, weights: ContextWeights, report: dict, data: str, version: str
+    model_dir: Path, weights: ContextWeights, report: dict, data: str, version: str,
+    paper: tuple[ContextWeights, dict] | None = None,
 ) -> dict:
-    """Add the weights (and where they came from) to `model_dir/student.json`.
+    """Add the weights (and where they came from) to `model_dir/student.json`; `paper`: the
+    paper weights and their report, kept inside the same block.
 
     The version changes with them: outputs change, so incremental runs must redo every note."""
     path = model_dir / "student.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest["version"] = version
-    manifest[MANIFEST_KEY] = {**weights.to_manifest(), "fitted_on": data, "report": report}
+    block = {**weights.to_manifest(), "fitted_on": data, "report": report}
+    if paper is not None:
+        block[PAPER_KEY] = {**paper[0].to_manifest(), "fitted_on": data, "report": paper[1]}
+    manifest[MANIFEST_KEY] = block
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def fit_both(predictor: Predictor, docs: Sequence[Doc]) -> tuple[
+    tuple[ContextWeights, dict], tuple[ContextWeights, dict]
+]:
+    """The note weights and the paper weights, fitted on the same documents."""
+    return fit_context(predictor, docs), fit_context(predictor, docs, paper=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Refit the weights of a built model (its network unchanged) and bump its version."""
+    from vaultkd.model.runtime import OnnxPredictor
+    from vaultkd.train import data as labelled
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--model", type=Path, default=Path("models"))
+    ap.add_argument("--version", required=True, help="the model's new version")
+    args = ap.parse_args(argv)
+    rows = labelled.read_scitldr("dev")
+    (note, note_report), paper = fit_both(OnnxPredictor(args.model, threads=2), scitldr_docs(rows))
+    for name, (w, r) in (("note", (note, note_report)), ("paper", paper)):
+        print(f"{name}: {w.to_manifest()['weights']} bias {w.bias}; {r}")
+    write_manifest(
+        args.model, note, note_report, f"SciTLDR-A dev ({note_report['docs']} abstracts)",
+        args.version, paper,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

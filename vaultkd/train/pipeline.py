@@ -509,18 +509,19 @@ SMOKE_CONTEXT_DOCS = 40
 def stage_context(cfg: PipelineConfig) -> dict:
     """Fit salience-in-context weights on the shipped student's outputs (SciTLDR-A dev)."""
     from vaultkd.model.runtime import OnnxPredictor
-    from vaultkd.train.context import fit_context, scitldr_docs, write_manifest
+    from vaultkd.train.context import fit_both, scitldr_docs, write_manifest
 
     rows = labelled.read_scitldr("dev")
     if cfg.smoke:
         rows = rows[:SMOKE_CONTEXT_DOCS]
     predictor = OnnxPredictor(cfg.out, threads=cfg.threads)
-    weights, report = fit_context(predictor, scitldr_docs(rows))
+    (weights, report), paper = fit_both(predictor, scitldr_docs(rows))
     _append_log(cfg.run_dir, {"event": "context", **weights.to_manifest(), **report})
-    log.info("salience in context %s: %s", weights, report)
+    _append_log(cfg.run_dir, {"event": "context_paper", **paper[0].to_manifest(), **paper[1]})
+    log.info("salience in context %s: %s; papers %s: %s", weights, report, *paper)
     return write_manifest(
         cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)",
-        VERSION,
+        VERSION, paper,
     )
 
 

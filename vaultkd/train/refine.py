@@ -44,7 +44,9 @@ from vaultkd.train.kd import KDConfig, KDData, TrainResult, override, train_stud
 
 log = logging.getLogger(__name__)
 
-VERSION = "2026.12.1"  # 2026.11.2 refined with the seed set's `evergreen` genre
+# The version a refinement of the shipped model gets by default (2026.12.1 was 2026.11.2
+# refined with the seed set's `evergreen` genre; 2026.12.2 is 2026.12.1 with paper weights).
+VERSION = "2026.12.3"
 ANCHOR_SOURCES = ("vaults", "sample_vault", "meetings", "science", "claimbuster")
 ANCHOR_SENTENCES = 20_000
 HEAD_LR = 2e-3  # chosen on dev against 1e-2 (same best dev, a plateau instead of one spike)
@@ -143,7 +145,7 @@ def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
 
 
 def refine(cfg: RefineConfig) -> dict:
-    from vaultkd.train.context import fit_context, scitldr_docs, write_manifest
+    from vaultkd.train.context import fit_both, scitldr_docs, write_manifest
     from vaultkd.train.export import (
         MIN_ROLE_AGREEMENT,
         export_onnx,
@@ -179,11 +181,12 @@ def refine(cfg: RefineConfig) -> dict:
     from vaultkd.model.runtime import OnnxPredictor
 
     rows = labelled.read_scitldr("dev")
-    weights, report = fit_context(
+    (weights, report), paper = fit_both(
         OnnxPredictor(cfg.out, threads=cfg.threads), scitldr_docs(rows[:40] if cfg.smoke else rows)
     )
     out = write_manifest(
-        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)", cfg.version
+        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)", cfg.version,
+        paper,
     )
     out["refined_from"] = {
         "version": manifest["version"], "onnx_sha256": manifest["onnx_sha256"],
