@@ -104,3 +104,10 @@ def test_tags_that_end_a_line_stay_with_the_sentence_before_them() -> None:
     # A tag followed by more text on its line labels what follows; a number is not a tag.
     assert sentences("First one. #tag Second one here.") == ["First one.", "#tag Second one here."]
     assert sentences("See the chart. #1984\nNext one.") == ["See the chart.", "#1984 Next one."]
+
+
+def test_a_hostile_tag_after_a_sentence_is_split_like_any_other_word() -> None:
+    # A 200,000-letter "tag" once cost the splitter the square of its length (minutes).
+    word = "#" + "a" * 200_000
+    assert sentences(f"Ship it. {word} Next one.") == ["Ship it.", f"{word} Next one."]
+    assert sentences(f"Ship it. {word}\nNext one.") == [f"Ship it. {word}", "Next one."]

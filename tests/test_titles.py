@@ -88,3 +88,18 @@ def test_tags_around_a_claim_are_not_part_of_its_title() -> None:
         "Redis adds a second store to run"
     )
     assert make_title("We use #postgres for the queue.") == "We use postgres for the queue"
+
+
+def test_edge_tags_are_stripped_a_word_at_a_time() -> None:
+    from vaultkd.vault.tags import strip_edge_tags
+
+    assert strip_edge_tags("#decision Redis adds a store. #infra", leading=True) == (
+        "Redis adds a store."
+    )
+    assert strip_edge_tags("#decision Redis adds a store.") == "#decision Redis adds a store."
+    assert strip_edge_tags("We use #postgres here.") == "We use #postgres here."
+    # Thousands of tags, and a word after them: nothing to strip, and no quadratic retry.
+    many = "Claim" + " #a" * 50_000
+    assert strip_edge_tags(many + " x") == many + " x"
+    assert strip_edge_tags(many) == "Claim"
+    assert make_title(many + " x").startswith("Claim a a")

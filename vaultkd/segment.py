@@ -29,7 +29,9 @@ _OPENERS = "\"'\u201c\u2018([*_=#>-~`"
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 # Tags that end a line after a sentence ("Shipped on Friday. #release #q3"): Obsidian users tag
 # the sentence before them, so they stay with it instead of opening the next sentence.
-_TAG = r"#[\w/-]*[^\W\d_][\w/-]*"
+# A letter somewhere in the tag, then the whole tag taken at once (possessive): written as
+# `[\w/-]*[^\W\d_][\w/-]*`, a long tag-like word backtracked through every split point.
+_TAG = r"#(?=[\w/-]*[^\W\d_])[\w/-]++"
 _TRAILING_TAGS = re.compile(rf"{_TAG}(?:[ \t]+{_TAG})*(?=[ \t]*(?:\n|$))")
 
 

@@ -24,6 +24,7 @@ from vaultkd.distill.types import (
 )
 from vaultkd.roles import ROLES
 from vaultkd.vault.note import Note
+from vaultkd.vault.tags import strip_edge_tags
 
 REGION_BEGIN = "%% vaultkd:begin %%"
 REGION_END = "%% vaultkd:end %%"
@@ -43,7 +44,6 @@ def region_span(text: str) -> tuple[int, int] | None:
 
 # A tag as Obsidian reads one: after whitespace or at the start, not all digits.
 _TAG = re.compile(r"(?<!\S)#(?=[\w/-]*[^\W\d_])")
-_TRAILING_TAGS = re.compile(r"(?:\s+#[\w/-]+)+\s*$")
 
 
 def _inline_text(text: str) -> str:
@@ -121,7 +121,7 @@ def summary_text(d: Distillation) -> str:
     # ("… do show up But some …"), so the summary ends each that lacks one.
     # Tags after a sentence label it for the user's own search; in a summary they are noise.
     texts = [
-        _inline_text(_TRAILING_TAGS.sub("", d.sentences[i].sentence.text))
+        _inline_text(strip_edge_tags(d.sentences[i].sentence.text))
         for i in d.summary
     ]
     return " ".join(t if _ENDED.search(t) else t + "." for t in texts)

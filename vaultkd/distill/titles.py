@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 
+from vaultkd.vault.tags import strip_edge_tags
+
 MAX_TITLE = 80
 # Windows rejects \ / : * ? " < > |, Obsidian links break on # ^ [ ] |, and a leading dot would
 # hide the file on macOS/Linux; all are replaced by a space.
@@ -29,9 +31,6 @@ _FILLER = re.compile(
 # "Key finding: X" -> "X": a short label before a colon says less than what follows it.
 _LABEL = re.compile(r"^\W*(?:[\w'-]+ ){0,2}[\w'-]+\s*:\s+(?=(?:\S+\s+){2,}\S)")
 FALLBACK = "Untitled idea"
-# Tags before or after a claim label it ("#decision Redis adds a store. #infra"); they are not
-# part of what it says.
-_EDGE_TAGS = re.compile(r"^(?:#[\w/-]+\s+)+|(?:\s+#[\w/-]+)+\s*$")
 
 
 def _clean(text: str) -> str:
@@ -132,7 +131,8 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     after NFC normalisation, as on macOS and Windows file systems.
     """
     text = " ".join(unicodedata.normalize("NFC", claim).split())
-    text = _LABEL.sub("", _EDGE_TAGS.sub("", text) or text)
+    # Tags before or after a claim label it; they are not part of what it says.
+    text = _LABEL.sub("", strip_edge_tags(text, leading=True) or text)
     text = _clean(text)
     text = _FILLER.sub("", text)
     text = re.sub(r"[.!;,]+$", "", text).strip()

@@ -20,6 +20,22 @@ def is_tag_name(name: str) -> bool:
     return bool(name) and _ALL_DIGITS.fullmatch(name) is None
 
 
+def strip_edge_tags(text: str, *, leading: bool = False) -> str:
+    """`text` without the `#tag` words that end it (and, with `leading`, those that start it):
+    the labels around a sentence ("#decision We ship on Friday. #release"); whitespace is
+    folded where tags were taken off. A word at a time, so a line of thousands of tags costs
+    its length (an anchored regex retried from every position cost its square)."""
+    words = text.split()
+    lo, hi = 0, len(words)
+    while hi > lo and TAG_RE.fullmatch(words[hi - 1]):
+        hi -= 1
+    while leading and lo < hi and TAG_RE.fullmatch(words[lo]):
+        lo += 1
+    if (lo, hi) == (0, len(words)):
+        return text
+    return " ".join(words[lo:hi])
+
+
 def _tag_rule(state: StateInline, silent: bool) -> bool:
     src = state.src
     pos = state.pos
