@@ -52,8 +52,9 @@ class ContextWeights:
     def from_manifest(
         cls, manifest: Mapping[str, Any], *, paper: bool = False
     ) -> ContextWeights | None:
-        """The weights a model ships with, or None for a model that has none (raw salience;
-        with `paper`: the note weights apply to papers too)."""
+        """The weights a model ships with, or None for a model that has none (it ranks by raw
+        salience). With `paper`, its paper weights, or None when it has none (papers are then
+        read with the note weights)."""
         block = manifest.get(MANIFEST_KEY)
         if isinstance(block, Mapping) and paper:
             block = block.get(PAPER_KEY)
@@ -124,7 +125,7 @@ _STOPWORDS = frozenset(
     """.split()
 )
 _WORD = re.compile(r"[^\W\d_]+")
-STEM = 5  # words compared by their first five letters: "parser" meets "parsing"
+STEM = 5  # words compared by their first five letters: "parsers" meets "parser"
 
 
 def title_words(text: str) -> frozenset[str]:

@@ -74,7 +74,9 @@ def top1(docs: Sequence[Doc], ranked: Sequence[np.ndarray]) -> float:
 
 def cv_log_loss(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], folds: int = CV_FOLDS) -> float:
     """Mean per-sentence log-loss of `fit_logistic`, each document scored by a fit without it
-    (documents split into `folds` by a fixed shuffle)."""
+    (documents split into `folds` by a fixed shuffle); NaN with fewer documents than folds."""
+    if len(xs) < folds:
+        return float("nan")
     order = np.random.default_rng(0).permutation(len(xs))
     losses: list[np.ndarray] = []
     for held in np.array_split(order, folds):
