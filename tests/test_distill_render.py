@@ -265,9 +265,41 @@ def test_copied_tags_are_escaped_and_left_out_of_the_summary() -> None:
     body = render_distillation(d, note, config, "m").body
     # The user's tags are shown, escaped: the generated note carries none of them.
     assert parse_text("Distilled/Queue.md", body).tags == ()
-    assert "\\#project/sync" in body and "\\#todo" in body and "\\#fff" in body
+    assert "\\#project/sync" in body and "\\#todo" in body
     assert "#project/sync" not in body.replace("\\#", "")
+    # Inline code is code again, not a tag.
+    assert "The `#fff` colour" in body and "\\#fff" not in body
     summary = next(x for x in body.splitlines() if x.startswith("> ") and "!summary" not in x)
     assert "launch. Backups" in summary and "\\#infra" not in summary
     for r in render_atomic(d, note, config, "m"):
         assert parse_text(r.rel_path, r.body).tags == ()
+
+
+def test_inline_code_is_copied_as_code_so_it_never_becomes_a_link_embed_or_tag() -> None:
+    from vaultkd.distill.segment import sentences_of
+    from vaultkd.vault.parse import parse_text
+
+    text = (
+        "# Bases\n\nMost links live in properties such as `categories: [\"[[Books]]\"]` and "
+        "embeds like `![[X.base]]` in the template. The ``a ` b`` form keeps a backtick.\n"
+        "Retries pile up under the key `queue#retry` on the jobs table.\n\n"
+        "- [ ] Fix the `#fff` colour of [[Dashboard]] #todo\n"
+    )
+    note = parse_text("Bases.md", text)
+    sentences = sentences_of(note)
+    first = sentences[0]
+    assert [first.text[a:b] for a, b in first.code] == ['categories: ["[[Books]]"]', "![[X.base]]"]
+    preds = FakePredictor().predict([s.text for s in sentences])
+    config = Config(summary_sentences=3)
+    d = distill_note(note, sentences, preds, config)
+    files = [render_distillation(d, note, config, "m"), *render_atomic(d, note, config, "m")]
+    for r in files:
+        parsed = parse_text(r.rel_path, r.body)
+        # No link, embed or tag of the generated note comes from inside the source's code.
+        assert not {x.target for x in parsed.links} & {"Books", "X.base"}, r.body
+        assert "queue#retry" not in parsed.tags and "fff" not in parsed.tags
+    body = files[0].body
+    assert '`categories: ["[[Books]]"]`' in body and "`![[X.base]]`" in body
+    assert "``a ` b``" in body
+    # A task keeps the user's Markdown: its code as written, its link live, its tag escaped.
+    assert "Fix the `#fff` colour of [[Dashboard]] \\#todo" in body

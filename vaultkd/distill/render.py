@@ -21,6 +21,7 @@ from vaultkd.distill.types import (
     Item,
     Rendered,
     ScoredSentence,
+    Sentence,
 )
 from vaultkd.roles import ROLES
 from vaultkd.vault.note import Note
@@ -44,15 +45,67 @@ def region_span(text: str) -> tuple[int, int] | None:
 
 # A tag as Obsidian reads one: after whitespace or at the start, not all digits.
 _TAG = re.compile(r"(?<!\S)#(?=[\w/-]*[^\W\d_])")
+_TICKS = re.compile(r"`+")
 
 
-def _inline_text(text: str) -> str:
-    # Copied text keeps its tags visible but escaped (`\#tag`): a live copy would count the
-    # user's tag a second time in the tag pane and put generated notes into tag searches
-    # (e.g. `#todo` lists), the way a `- [ ]` copy would duplicate a task. Inline code the
-    # plain text no longer marks ("`#fff`") is escaped the same way.
-    text = _TAG.sub(r"\\#", " ".join(text.split()))
-    return "\\" + text if _BLOCK_START.match(text) else text
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    """Inline code spans of Markdown the user wrote (a task's own text), as CommonMark reads
+    them: a run of backticks opens one, the next run of the same length closes it, and a run
+    with no match is literal. Linear: each run's next run of equal length is found once."""
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(text)]
+    following: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        width = runs[i][1] - runs[i][0]
+        following[i] = last.get(width)
+        last[width] = i
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(runs):
+        j = following[i]
+        if j is None:
+            i += 1
+        else:
+            spans.append((runs[i][0], runs[j][1]))
+            i = j + 1
+    return spans
+
+
+def _code_span(text: str) -> str:
+    fence = "`" * (max(map(len, _TICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _inline_text(
+    text: str, code: Sequence[tuple[int, int]] = (), *, markdown: bool = False
+) -> str:
+    """A sentence copied into a generated note, on one line.
+
+    `text` is the plain text the model read, with its inline code at `code` put back in
+    backticks (plain text has lost them, and "`![[x]]`" copied bare would become an embed);
+    with `markdown`, it is the user's own Markdown (a task's text), whose code spans are kept.
+    Tags outside code stay visible but escaped (`\\#tag`): a live copy would count the user's
+    tag a second time in the tag pane and put generated notes into tag searches (e.g. `#todo`
+    lists), the way a `- [ ]` copy would duplicate a task."""
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    if markdown:
+        text = " ".join(text.split())
+        for a, b in _code_spans(text):
+            pieces += [(text[pos:a], False), (text[a:b], True)]
+            pos = b
+    else:
+        for a, b in code:
+            pieces += [(text[pos:a], False), (_code_span(text[a:b]), True)]
+            pos = b
+    pieces.append((text[pos:], False))
+    out = "".join(piece if is_code else _TAG.sub(r"\\#", piece) for piece, is_code in pieces)
+    return "\\" + out if _BLOCK_START.match(out) else out
+
+
+def _sentence_text(s: Sentence) -> str:
+    return _inline_text(s.text, s.code)
 
 
 def _emphasis(text: str, layer: int) -> str:
@@ -71,7 +124,7 @@ def _source_link(d: Distillation, note: Note, sentence_index: int) -> str:
 
 
 def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False) -> str:
-    text = _inline_text(item.text)
+    text = _inline_text(item.text, item.code, markdown=item.existing_task)
     if emphasise:
         text = _emphasis(text, d.sentences[item.sentence_index].layer)
     return f"- {text} ({_source_link(d, note, item.sentence_index)})"
@@ -89,7 +142,8 @@ def _action_line(d: Distillation, note: Note, item: Item) -> str:
         box = DONE_TASK if item.done else CANCELLED_TASK if item.status == "-" else OPEN_TASK
     else:
         box = "[ ]"  # an action the note implies, not yet a task anywhere: a task here
-    return f"- {box} {_inline_text(item.text)} ({_source_link(d, note, item.sentence_index)})"
+    text = _inline_text(item.text, item.code, markdown=item.existing_task)
+    return f"- {box} {text} ({_source_link(d, note, item.sentence_index)})"
 
 
 def atomic_path(config: Config, idea: AtomicIdea) -> str:
@@ -116,14 +170,19 @@ def _frontmatter(kind: str, note: Note, model_version: str, tag: str) -> dict[st
 _ENDED = re.compile(r"[.!?…:;][\"'”’)\]*_`]*$")
 
 
+def _summary_sentence(s: Sentence) -> str:
+    # Tags after a sentence label it for the user's own search; in a summary they are noise
+    # (unless they are inline code, which stays).
+    text = strip_edge_tags(s.text)
+    if any(b > len(text) for _, b in s.code):
+        text = s.text
+    return _inline_text(text, s.code)
+
+
 def summary_text(d: Distillation) -> str:
     # List items often end without a full stop; run together they would read as one sentence
     # ("… do show up But some …"), so the summary ends each that lacks one.
-    # Tags after a sentence label it for the user's own search; in a summary they are noise.
-    texts = [
-        _inline_text(strip_edge_tags(d.sentences[i].sentence.text))
-        for i in d.summary
-    ]
+    texts = [_summary_sentence(d.sentences[i].sentence) for i in d.summary]
     return " ".join(t if _ENDED.search(t) else t + "." for t in texts)
 
 
@@ -176,11 +235,10 @@ def render_atomic(
     """One note per atomic idea under `Atomic/`: the claim, its support, the way back."""
     out: list[Rendered] = []
     for idea in d.atomic:
-        claim = d.sentences[idea.claim].sentence.text
-        lines = [_inline_text(claim)]
+        lines = [_sentence_text(d.sentences[idea.claim].sentence)]
         if idea.support:
             lines += ["", "## Support"]
-            lines += [f"- {_inline_text(d.sentences[j].sentence.text)}" for j in idea.support]
+            lines += [f"- {_sentence_text(d.sentences[j].sentence)}" for j in idea.support]
         lines += ["", f"Source: {wikilink(note.path, idea.anchor)}"]
         siblings = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic if a != idea]
         related = ([wikilink(p) for p in idea.related] + siblings)[:MAX_RELATED]

@@ -175,7 +175,7 @@ def sentences_of(note: Note) -> list[Sentence]:
             a = _source_offset(content, plain.offsets, span.start)
             b = _source_offset(content, plain.offsets, span.end - 1) + 1
             a, b = _widen(note.text, a, b)
-            text = " ".join(span.text.split())
+            text, code = _folded(plain.text, span.start, span.end, plain.code)
             if len(text.split()) < MIN_WORDS or not _is_prose(note.text[a:b]):
                 continue
             if plain.code and _all_code(plain.text, plain.code, span.start, span.end):
@@ -190,9 +190,40 @@ def sentences_of(note: Note) -> list[Sentence]:
                     kind=kind,
                     section=block.section,
                     block_id=block.block_id,
+                    code=code,
                 )
             )
     return out
+
+
+def _folded(
+    text: str, start: int, end: int, code: list[tuple[int, int]]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """text[start:end] with whitespace folded (`" ".join(split())`, what the model reads) and
+    the inline code ranges that fall in it, as offsets into the folded text."""
+    cuts = sorted({start, end, *(x for a, b in code for x in (a, b) if start < x < end)})
+    out: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        piece = text[a:b]
+        is_code = any(c0 <= a and b <= c1 for c0, c1 in code)
+        words = piece.split()
+        lead = bool(words) and piece[:1].isspace()
+        trail = bool(words) and piece[-1:].isspace()
+        if not words:
+            if piece and out and out[-1] != " ":
+                out.append(" ")
+            continue
+        if lead and out and out[-1] != " ":
+            out.append(" ")
+        at = sum(map(len, out))
+        out.append(" ".join(words))
+        if is_code:
+            ranges.append((at, at + len(out[-1])))
+        if trail:
+            out.append(" ")
+    folded = "".join(out).rstrip(" ")
+    return folded, tuple((a, min(b, len(folded))) for a, b in ranges if a < len(folded))
 
 
 def _widen(text: str, a: int, b: int) -> tuple[int, int]:

@@ -35,6 +35,9 @@ class Sentence:
     section: str | None = None  # nearest heading above, for [[Note#Heading]] links
     block_id: str | None = None  # existing ^id of the block, if any
     task: Task | None = None  # the source task when kind == "task"
+    # [start, end) offsets in `text` of what was inline code in the note: a copy shows it as
+    # code again, so `#fff` or `![[x]]` in backticks never turns into a tag or an embed
+    code: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class Item:
     existing_task: bool = False  # an existing "- [ ]" task of the source (kept verbatim)
     done: bool = False  # the source task is checked
     status: str = " "  # the source task's box character (" ", "x", "-" cancelled, "/" …)
+    code: tuple[tuple[int, int], ...] = ()  # inline code in `text` (see Sentence.code)
 
 
 @dataclass(frozen=True, slots=True)
