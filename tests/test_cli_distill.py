@@ -208,3 +208,22 @@ def test_status_names_a_note_of_yours_that_blocks_a_distillation(vault: Path) ->
     report = json.loads(run("status", str(vault), "--json")[1])
     assert report["blocked"] == []
     assert f"Distilled/{RETRO}" in report["kept"]
+
+
+def test_new_tasks_false_lists_new_actions_without_making_them_tasks(vault: Path) -> None:
+    from vaultkd.vault.parse import parse_text
+
+    def tasks_in_distilled() -> int:
+        return sum(
+            len(parse_text(p.name, p.read_text(encoding="utf-8")).tasks)
+            for p in (vault / "Distilled").rglob("*.md")
+        )
+
+    assert run("distill", "--all", str(vault))[0] == 0
+    assert tasks_in_distilled() > 0  # the default: actions the notes imply become tasks
+    (vault / ".vaultkd.toml").write_text("new_tasks = false\n", encoding="utf-8")
+    # The setting changes what is written, so the notes are due again without --force.
+    assert run("distill", "--all", str(vault))[0] == 0
+    assert tasks_in_distilled() == 0
+    planning = (vault / "Distilled/Meetings/2026-02-09 Planning.md").read_text(encoding="utf-8")
+    assert "- ☐ Sam to run the queue load test this week" in planning

@@ -30,6 +30,10 @@ class Config:
     max_note_mb: float = 5.0  # a larger note is not distilled (an error that says so)
     block_refs: bool = False  # append ^vkd-… ids to cited source blocks
     inline: bool = False  # progressive summarization inside the source note
+    # New actions as `- [ ]` tasks (the Tasks plugin and task searches list them); false: as
+    # `☐` lines like the note's own tasks, which no task query counts (for vaults of docs and
+    # how-tos, whose steps read as actions)
+    new_tasks: bool = True
     quiet_period: float = 2.0  # daemon: seconds without events before distilling
     polling: bool = False  # daemon: force the polling observer
 

@@ -140,8 +140,11 @@ class _Prepared:
         self.note, self.sentences, self.data, self.preds = _PACKED, [], b"", None
 
 
-def _mode(inline: bool, block_refs: bool) -> str:
-    return "+".join(m for m, on in (("inline", inline), ("block_refs", block_refs)) if on)
+def _mode(inline: bool, block_refs: bool, new_tasks: bool = True) -> str:
+    # Settings that change what is written beyond the distillation's own text: a note
+    # distilled under another mode is due again.
+    flags = (("inline", inline), ("block_refs", block_refs), ("plain_tasks", not new_tasks))
+    return "+".join(m for m, on in flags if on)
 
 
 def _empty_predictions(dim: int) -> Predictions:
@@ -248,7 +251,7 @@ class Session:
         `options` turns on): `distill --all --inline` after a plain run has every note to do."""
         inline = self.config.inline or (options is not None and options.inline)
         block_refs = self.config.block_refs or (options is not None and options.block_refs)
-        want_mode = _mode(inline, block_refs)
+        want_mode = _mode(inline, block_refs, self.config.new_tasks)
         out = []
         for rel in self.sources():
             state = self.db.note(rel)
@@ -302,7 +305,7 @@ class Session:
     ) -> list[NoteResult]:
         inline = options.inline or self.config.inline
         block_refs = options.block_refs or self.config.block_refs
-        mode = _mode(inline, block_refs)
+        mode = _mode(inline, block_refs, self.config.new_tasks)
         total = 2 * len(rel_paths)
         done = 0
         results: dict[int, NoteResult] = {}
@@ -396,7 +399,7 @@ class Session:
         several batches (the daemon's catch-up) gives every batch the whole vault's vectors,
         so its connections are what one `distill` call would find. Returns how many notes
         the model read (the others were cached, unchanged, or cannot be distilled)."""
-        mode = _mode(self.config.inline, self.config.block_refs)
+        mode = _mode(self.config.inline, self.config.block_refs, self.config.new_tasks)
         read = 0
         for start in range(0, len(rel_paths), CHUNK_NOTES):
             chunk = []
@@ -785,7 +788,7 @@ def vault_status(
     distillation would take (vaultkd never replaces them, so that source gets no
     distillation note until the file is moved or `distilled_folder` changes).
     """
-    want_mode = _mode(config.inline, config.block_refs)
+    want_mode = _mode(config.inline, config.block_refs, config.new_tasks)
     out: dict[str, list[str]] = {
         k: []
         for k in (

@@ -136,12 +136,14 @@ def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False)
 OPEN_TASK, DONE_TASK, CANCELLED_TASK = "☐", "☑", "☒"
 
 
-def _action_line(d: Distillation, note: Note, item: Item) -> str:
+def _action_line(d: Distillation, note: Note, item: Item, new_tasks: bool = True) -> str:
     if item.existing_task:
         # "-" is the Tasks plugin's cancelled; other custom states ("/", ">") are still open.
         box = DONE_TASK if item.done else CANCELLED_TASK if item.status == "-" else OPEN_TASK
     else:
-        box = "[ ]"  # an action the note implies, not yet a task anywhere: a task here
+        # An action the note implies, not yet a task anywhere: a task here, unless the vault
+        # asks for none (`new_tasks = false`).
+        box = "[ ]" if new_tasks else OPEN_TASK
     text = _inline_text(item.text, item.code, markdown=item.existing_task)
     return f"- {box} {text} ({_source_link(d, note, item.sentence_index)})"
 
@@ -209,7 +211,7 @@ def render_distillation(
             ("Key claims", [_item_line(d, note, it, emphasise=True) for it in d.claims]),
             ("Open questions", [_item_line(d, note, it) for it in d.questions]),
             ("Decisions", [_item_line(d, note, it) for it in d.decisions]),
-            ("Actions", [_action_line(d, note, it) for it in d.actions]),
+            ("Actions", [_action_line(d, note, it, config.new_tasks) for it in d.actions]),
         ]
         if d.atomic:
             links = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic]
