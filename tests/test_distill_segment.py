@@ -228,3 +228,16 @@ def test_one_long_line_keeps_links_whole_and_lines_right() -> None:
     assert text[late.source_start : late.source_end].startswith("[[Projects/Roadmap|")
     ask = next(s for s in sentences if s.text.startswith("We should ask"))
     assert text[ask.source_start : ask.source_end].endswith("[[People/Dana|Dana]].")
+
+
+def test_inline_code_offsets_hold_in_a_long_note_of_code_spans() -> None:
+    # Each sentence looks only at the code spans near it (a note of thousands of both made
+    # every sentence scan all of them).
+    body = " ".join(f"Sentence {i} uses `code{i}`  and\n`more {i}`." for i in range(3000))
+    sentences = sentences_of(parse_text("c.md", f"# Code\n\n{body}\n"))
+    assert len(sentences) == 3000
+    for i in (0, 1234, 2999):
+        s = sentences[i]
+        assert s.text == f"Sentence {i} uses code{i} and more {i}."
+        assert [s.text[a:b] for a, b in s.code] == [f"code{i}", f"more {i}"]
+    assert sentences_of(parse_text("p.md", "No code in this sentence at all.\n"))[0].code == ()

@@ -200,28 +200,40 @@ def _folded(
     text: str, start: int, end: int, code: list[tuple[int, int]]
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
     """text[start:end] with whitespace folded (`" ".join(split())`, what the model reads) and
-    the inline code ranges that fall in it, as offsets into the folded text."""
-    cuts = sorted({start, end, *(x for a, b in code for x in (a, b) if start < x < end)})
+    the inline code ranges that fall in it, as offsets into the folded text. `code` is sorted
+    and its ranges do not overlap (`to_plain` records them in order), so only the few ranges
+    near the sentence are looked at: a long note has thousands of sentences and code spans."""
+    near: list[tuple[int, int]] = []
+    for c0, c1 in code[max(0, bisect_right(code, (start, start)) - 1) :]:
+        if c0 >= end:
+            break
+        if c1 > start:
+            near.append((max(c0, start), min(c1, end)))
+    if not near:
+        return " ".join(text[start:end].split()), ()
+    cuts = sorted({start, end, *(x for r in near for x in r)})
     out: list[str] = []
+    length = 0
     ranges: list[tuple[int, int]] = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         piece = text[a:b]
-        is_code = any(c0 <= a and b <= c1 for c0, c1 in code)
         words = piece.split()
-        lead = bool(words) and piece[:1].isspace()
-        trail = bool(words) and piece[-1:].isspace()
         if not words:
             if piece and out and out[-1] != " ":
                 out.append(" ")
+                length += 1
             continue
-        if lead and out and out[-1] != " ":
+        if piece[:1].isspace() and out and out[-1] != " ":
             out.append(" ")
-        at = sum(map(len, out))
-        out.append(" ".join(words))
-        if is_code:
-            ranges.append((at, at + len(out[-1])))
-        if trail:
+            length += 1
+        folded_piece = " ".join(words)
+        if any(c0 <= a and b <= c1 for c0, c1 in near):
+            ranges.append((length, length + len(folded_piece)))
+        out.append(folded_piece)
+        length += len(folded_piece)
+        if piece[-1:].isspace():
             out.append(" ")
+            length += 1
     folded = "".join(out).rstrip(" ")
     return folded, tuple((a, min(b, len(folded))) for a, b in ranges if a < len(folded))
 
