@@ -241,3 +241,18 @@ def test_inline_code_offsets_hold_in_a_long_note_of_code_spans() -> None:
         assert s.text == f"Sentence {i} uses code{i} and more {i}."
         assert [s.text[a:b] for a, b in s.code] == [f"code{i}", f"more {i}"]
     assert sentences_of(parse_text("p.md", "No code in this sentence at all.\n"))[0].code == ()
+
+
+def test_a_label_and_links_is_a_way_to_other_notes_not_a_sentence() -> None:
+    text = (
+        "# Lena\n\nLena leads the mobile team and owns the release train.\n\n"
+        "Related: [[Offline Mode Plan]], [[Offline-first]], [[Tidepool Sync]].\n\n"
+        "Up: [[People]]\n\nCalled [[Bob]] about it.\n\n"
+        "See also [[Local-First Software]] for the background reading.\n"
+    )
+    got = [s.text for s in sentences_of(parse_text("Lena.md", text))]
+    assert got == [
+        "Lena leads the mobile team and owns the release train.",
+        "Called Bob about it.",
+        "See also Local-First Software for the background reading.",
+    ]

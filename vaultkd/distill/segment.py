@@ -2,9 +2,10 @@
 
 Prose paragraphs, list items, tasks, and the bodies of callouts and quotes are read; code,
 math, tables, HTML, comments, embeds, headings and frontmatter never are (their blocks are
-skipped), and neither are lines that hold only links or tags. vaultkd's own inline region
-(`%% vaultkd:begin %%` … `%% vaultkd:end %%`) is skipped so an inline run never reads its own
-summary back. The one sentence splitter (`vaultkd.segment`) does the splitting.
+skipped), and neither are lines that hold only links or tags, or a label and links
+("Related: [[A]], [[B]]"). vaultkd's own inline region (`%% vaultkd:begin %%` …
+`%% vaultkd:end %%`) is skipped so an inline run never reads its own summary back. The one
+sentence splitter (`vaultkd.segment`) does the splitting.
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def _all_code(text: str, code: list[tuple[int, int]], start: int, end: int) -> b
 
 def _is_prose(source: str) -> bool:
     stripped = _NOISE.sub(" ", source)
-    return bool(_LETTER.search(stripped)) and len(stripped.split()) >= 1
+    words = [w for w in stripped.split() if _LETTER.search(w)]
+    # "Related: [[A]], [[B]]." or "Up: [[Index]]": a label and links, a way to other notes,
+    # not a sentence ("Called [[Bob]]." is one).
+    return bool(words) and not (len(words) == 1 and words[0].endswith(":"))
 
 
 def _task_sentence(note: Note, bi: int, block: Block, task: Task) -> Sentence | None:
