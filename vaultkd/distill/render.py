@@ -25,7 +25,7 @@ from vaultkd.distill.types import (
 )
 from vaultkd.roles import ROLES
 from vaultkd.vault.note import Note
-from vaultkd.vault.tags import strip_edge_tags
+from vaultkd.vault.tags import escape_tags, strip_edge_tags
 
 REGION_BEGIN = "%% vaultkd:begin %%"
 REGION_END = "%% vaultkd:end %%"
@@ -43,8 +43,6 @@ def region_span(text: str) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
-# A tag as Obsidian reads one: after whitespace or at the start, not all digits.
-_TAG = re.compile(r"(?<!\S)#(?=[\w/-]*[^\W\d_])")
 _TICKS = re.compile(r"`+")
 
 
@@ -100,7 +98,7 @@ def _inline_text(
             pieces += [(text[pos:a], False), (_code_span(text[a:b]), True)]
             pos = b
     pieces.append((text[pos:], False))
-    out = "".join(piece if is_code else _TAG.sub(r"\\#", piece) for piece, is_code in pieces)
+    out = "".join(piece if is_code else escape_tags(piece) for piece, is_code in pieces)
     return "\\" + out if _BLOCK_START.match(out) else out
 
 

@@ -34,7 +34,7 @@ from vaultkd.distill.salience import (
     paper_features,
     scores,
 )
-from vaultkd.model.predictor import Predictor
+from vaultkd.model.predictor import Predictions, Predictor
 
 L2 = 1.0  # penalty on the weights (not the bias), as sklearn's LogisticRegression(C=1)
 
@@ -158,11 +158,26 @@ def write_manifest(
     return manifest
 
 
+class _Once:
+    """A predictor that reads each document once, for two fits on the same documents."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self._predictor = predictor
+        self._seen: dict[tuple[str, ...], Predictions] = {}
+
+    def predict(self, sentences: Sequence[str]) -> Predictions:
+        key = tuple(sentences)
+        if key not in self._seen:
+            self._seen[key] = self._predictor.predict(list(sentences))
+        return self._seen[key]
+
+
 def fit_both(predictor: Predictor, docs: Sequence[Doc]) -> tuple[
     tuple[ContextWeights, dict], tuple[ContextWeights, dict]
 ]:
-    """The note weights and the paper weights, fitted on the same documents."""
-    return fit_context(predictor, docs), fit_context(predictor, docs, paper=True)
+    """The note weights and the paper weights, fitted on the same documents (read once)."""
+    once = _Once(predictor)
+    return fit_context(once, docs), fit_context(once, docs, paper=True)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

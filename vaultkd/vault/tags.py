@@ -20,6 +20,15 @@ def is_tag_name(name: str) -> bool:
     return bool(name) and _ALL_DIGITS.fullmatch(name) is None
 
 
+# Where Obsidian starts a tag: after whitespace or at the start, before a name with a letter.
+_TAG_START = re.compile(r"(?<!\S)#(?=[\w/-]*[^\W\d_])")
+
+
+def escape_tags(text: str) -> str:
+    """`text` with each tag's `#` escaped (`\\#tag`): shown as written, read as no tag."""
+    return _TAG_START.sub(r"\\#", text)
+
+
 def strip_edge_tags(text: str, *, leading: bool = False) -> str:
     """`text` without the `#tag` words that end it (and, with `leading`, those that start it):
     the labels around a sentence ("#decision We ship on Friday. #release"); whitespace is
