@@ -575,8 +575,8 @@ class Session:
                    f"{p.note.frontmatter_error}; fix the YAML, vaultkd never rewrites it)"
         files: list[OutputFile] = []
         if not d.too_short:
-            rendered = [render_distillation(d, p.note, config, version)]
-            rendered += render_atomic(d, p.note, config, version)
+            rendered = [render_distillation(d, p.note, config, version, self.graph)]
+            rendered += render_atomic(d, p.note, config, version, self.graph)
             files = [_output_file(r) for r in rendered]
         new_data, edit_problem = self._source_edit(p, d, inline, block_refs)
         # Re-read just before writing: Obsidian may have saved the note since we read it.
@@ -659,7 +659,7 @@ class Session:
                     replace(s, sentence=m) for s, m in zip(d.sentences, moved, strict=True)
                 ),
             )
-        return note_bytes(note, render_inline(note, dist)), ""
+        return note_bytes(note, render_inline(note, dist, self.graph)), ""
 
     def _retry(self, p: _Prepared, report: dict[str, Any] | None = None) -> NoteResult:
         if report is not None:

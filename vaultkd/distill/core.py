@@ -210,7 +210,10 @@ def classify(
     """Key claims, open questions, decisions and actions, each in note order."""
 
     def item(i: int, s: ScoredSentence, role: str) -> Item:
-        return Item(s.sentence.text, i, s.role_probs[ROLE_INDEX[role]], code=s.sentence.code)
+        return Item(
+            s.sentence.text, i, s.role_probs[ROLE_INDEX[role]], code=s.sentence.code,
+            links=s.sentence.links,
+        )
 
     claims = _items(scored, "claim", thresholds["claim"])
     # Only the most salient claims are "key"; the rest stay in the note.

@@ -8,8 +8,9 @@ rests on it). Frontmatter is returned as a dict; the writer serialises it and ad
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+from urllib.parse import unquote
 
 from vaultkd.config import Config
 from vaultkd.distill.anchors import anchor_for, link_target, wikilink
@@ -24,8 +25,11 @@ from vaultkd.distill.types import (
     Sentence,
 )
 from vaultkd.roles import ROLES
+from vaultkd.vault.inline import LinkSpan
 from vaultkd.vault.note import Note
+from vaultkd.vault.resolve import Resolution
 from vaultkd.vault.tags import escape_tags, strip_edge_tags
+from vaultkd.vault.wikilink import split_wikilink
 
 REGION_BEGIN = "%% vaultkd:begin %%"
 REGION_END = "%% vaultkd:end %%"
@@ -75,17 +79,95 @@ def _code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+class LinkResolver(Protocol):
+    """Where a link of the vault goes, as Obsidian resolves it (`VaultGraph.resolve`)."""
+
+    def resolve(
+        self, target: str, source_path: str, markdown: bool = False
+    ) -> Resolution | None: ...
+
+
+# A link's Markdown in a copy: (kind, destination, shown text) -> the link, or None to show
+# the text alone. Built per generated file by `linker`.
+LinkFn = Callable[[str, str, str], str | None]
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_DESTINATION = re.compile(r"[ \t]*(?:<([^>\n]*)>|(\S*))")
+
+
+def linker(note_path: str, out_path: str, links: LinkResolver | None) -> LinkFn:
+    """How links the user wrote in `note_path` are written in a copy at `out_path`.
+
+    A copy lives in another folder (`Distilled/…`, `Atomic/`), where the same link may resolve
+    elsewhere: `[[Plan]]` reaches the `Plan.md` nearest the note that holds it (from
+    `Distilled/Projects/` that is the distillation of `Projects/Plan.md`), and `[x](../plan.md)`
+    is relative to it. So a link to a vault file points at it by its path, as the source's
+    link resolves (`[[Projects/Plan|Plan]]`), and a link to a place in the note itself
+    (`[[#Heading]]`, `[x](#heading)`) points into the source. A wikilink the vault does not
+    resolve stays as written (an Obsidian user links notes before writing them), unless it is
+    relative (`[[../x]]`: it would name another place from the copy). A Markdown link that
+    resolves nowhere becomes its text; a URL is kept. Without a resolver (`links=None`) only
+    what needs none is kept: wikilinks as written, URLs, and links into the note."""
+    source = link_target(note_path)
+
+    def wiki(dest: str, display: str) -> str | None:
+        parts = split_wikilink(dest)
+        if parts is None or any(c in display for c in "[]|"):
+            return None
+        sub = f"#^{parts.block}" if parts.block else f"#{parts.heading}" if parts.heading else ""
+        target = parts.target
+        if not target:
+            target = "" if out_path == note_path else source
+        elif links is not None:
+            here = links.resolve(target, note_path)
+            if here is None:
+                if target.replace("\\", "/").split("/")[0] in (".", "..") or target[:1] in "/\\":
+                    return None
+            else:
+                target = link_target(here.path)
+        inner = target + sub
+        return f"[[{inner}]]" if display == inner else f"[[{inner}|{display}]]"
+
+    def markdown(dest: str, display: str) -> str | None:
+        if any(c in display for c in "[]|"):
+            return None
+        m = _DESTINATION.match(dest)
+        href = (m.group(1) if m.group(1) is not None else m.group(2)) if m else ""
+        if href.startswith("//") or _SCHEME.match(href):
+            return f"[{display}]({dest})"  # a URL: the same from anywhere
+        path, _, fragment = href.partition("#")
+        path, fragment = unquote(path), unquote(fragment).strip()
+        if any(c in fragment for c in "[]|"):
+            return None
+        sub = f"#{fragment}" if fragment else ""
+        if not path:
+            target = "" if out_path == note_path else source
+        else:
+            found = links.resolve(path, note_path, markdown=True) if links is not None else None
+            if found is None:
+                return None
+            target = link_target(found.path)
+        return f"[[{target}{sub}|{display}]]"
+
+    def link(kind: str, dest: str, display: str) -> str | None:
+        return wiki(dest, display) if kind == "wiki" else markdown(dest, display)
+
+    return link
+
+
 def _inline_text(
-    text: str, code: Sequence[tuple[int, int]] = (), *, markdown: bool = False
+    text: str, code: Sequence[tuple[int, int]] = (), *, markdown: bool = False,
+    links: Sequence[LinkSpan] = (), link: LinkFn | None = None,
 ) -> str:
     """A sentence copied into a generated note, on one line.
 
     `text` is the plain text the model read, with its inline code at `code` put back in
-    backticks (plain text has lost them, and "`![[x]]`" copied bare would become an embed);
-    with `markdown`, it is the user's own Markdown (a task's text), whose code spans are kept.
-    Tags outside code stay visible but escaped (`\\#tag`): a live copy would count the user's
-    tag a second time in the tag pane and put generated notes into tag searches (e.g. `#todo`
-    lists), the way a `- [ ]` copy would duplicate a task."""
+    backticks (plain text has lost them, and "`![[x]]`" copied bare would become an embed)
+    and its `links` written by `link` (the text alone without one); with `markdown`, it is
+    the user's own Markdown (a task's text), whose code spans are kept.
+    Tags outside code and links stay visible but escaped (`\\#tag`): a live copy would count
+    the user's tag a second time in the tag pane and put generated notes into tag searches
+    (e.g. `#todo` lists), the way a `- [ ]` copy would duplicate a task."""
     pieces: list[tuple[str, bool]] = []
     pos = 0
     if markdown:
@@ -94,16 +176,26 @@ def _inline_text(
             pieces += [(text[pos:a], False), (text[a:b], True)]
             pos = b
     else:
-        for a, b in code:
-            pieces += [(text[pos:a], False), (_code_span(text[a:b]), True)]
+        # (start, end, what to write): inline code, and the links that are written as links
+        spans = [(a, b, _code_span(text[a:b])) for a, b in code]
+        if link is not None and links:
+            for a, b, kind, dest in links:
+                # A link around code ("[`x`](url)") is shown as its code alone.
+                if b <= len(text) and not any(c0 < b and a < c1 for c0, c1 in code):
+                    shown = link(kind, dest, text[a:b])
+                    if shown is not None:
+                        spans.append((a, b, shown))
+            spans.sort()
+        for a, b, shown in spans:
+            pieces += [(text[pos:a], False), (shown, True)]
             pos = b
     pieces.append((text[pos:], False))
-    out = "".join(piece if is_code else escape_tags(piece) for piece, is_code in pieces)
+    out = "".join(piece if kept else escape_tags(piece) for piece, kept in pieces)
     return "\\" + out if _BLOCK_START.match(out) else out
 
 
-def _sentence_text(s: Sentence) -> str:
-    return _inline_text(s.text, s.code)
+def _sentence_text(s: Sentence, link: LinkFn | None = None) -> str:
+    return _inline_text(s.text, s.code, links=s.links, link=link)
 
 
 def _emphasis(text: str, layer: int) -> str:
@@ -121,8 +213,12 @@ def _source_link(d: Distillation, note: Note, sentence_index: int) -> str:
     return wikilink(note.path, anchor)
 
 
-def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False) -> str:
-    text = _inline_text(item.text, item.code, markdown=item.existing_task)
+def _item_line(
+    d: Distillation, note: Note, item: Item, emphasise: bool = False, link: LinkFn | None = None
+) -> str:
+    text = _inline_text(
+        item.text, item.code, markdown=item.existing_task, links=item.links, link=link
+    )
     if emphasise:
         text = _emphasis(text, d.sentences[item.sentence_index].layer)
     return f"- {text} ({_source_link(d, note, item.sentence_index)})"
@@ -134,7 +230,9 @@ def _item_line(d: Distillation, note: Note, item: Item, emphasise: bool = False)
 OPEN_TASK, DONE_TASK, CANCELLED_TASK = "☐", "☑", "☒"
 
 
-def _action_line(d: Distillation, note: Note, item: Item, new_tasks: bool = True) -> str:
+def _action_line(
+    d: Distillation, note: Note, item: Item, new_tasks: bool = True, link: LinkFn | None = None
+) -> str:
     if item.existing_task:
         # "-" is the Tasks plugin's cancelled; other custom states ("/", ">") are still open.
         box = DONE_TASK if item.done else CANCELLED_TASK if item.status == "-" else OPEN_TASK
@@ -142,7 +240,9 @@ def _action_line(d: Distillation, note: Note, item: Item, new_tasks: bool = True
         # An action the note implies, not yet a task anywhere: a task here, unless the vault
         # asks for none (`new_tasks = false`).
         box = "[ ]" if new_tasks else OPEN_TASK
-    text = _inline_text(item.text, item.code, markdown=item.existing_task)
+    text = _inline_text(
+        item.text, item.code, markdown=item.existing_task, links=item.links, link=link
+    )
     return f"- {box} {text} ({_source_link(d, note, item.sentence_index)})"
 
 
@@ -170,19 +270,19 @@ def _frontmatter(kind: str, note: Note, model_version: str, tag: str) -> dict[st
 _ENDED = re.compile(r"[.!?…:;][\"'”’)\]*_`]*$")
 
 
-def _summary_sentence(s: Sentence) -> str:
+def _summary_sentence(s: Sentence, link: LinkFn | None = None) -> str:
     # Tags after a sentence label it for the user's own search; in a summary they are noise
-    # (unless they are inline code, which stays).
+    # (unless they are inline code or a link's text, which stay).
     text = strip_edge_tags(s.text)
-    if any(b > len(text) for _, b in s.code):
+    if any(b > len(text) for _, b in s.code) or any(x[1] > len(text) for x in s.links):
         text = s.text
-    return _inline_text(text, s.code)
+    return _inline_text(text, s.code, links=s.links, link=link)
 
 
-def summary_text(d: Distillation) -> str:
+def summary_text(d: Distillation, link: LinkFn | None = None) -> str:
     # List items often end without a full stop; run together they would read as one sentence
     # ("… do show up But some …"), so the summary ends each that lacks one.
-    texts = [_summary_sentence(d.sentences[i].sentence) for i in d.summary]
+    texts = [_summary_sentence(d.sentences[i].sentence, link) for i in d.summary]
     return " ".join(t if _ENDED.search(t) else t + "." for t in texts)
 
 
@@ -197,19 +297,23 @@ def _tasks_only(d: Distillation) -> str:
 
 
 def render_distillation(
-    d: Distillation, note: Note, config: Config, model_version: str
+    d: Distillation, note: Note, config: Config, model_version: str,
+    links: LinkResolver | None = None,
 ) -> Rendered:
-    """The distillation note `Distilled/<same folders>/<name>.md`."""
+    """The distillation note `Distilled/<same folders>/<name>.md`; `links` resolves the links
+    of copied sentences (see `linker`)."""
+    out_path = distilled_path(config, note)
+    link = linker(note.path, out_path, links)
     lines: list[str] = []
     if d.too_short:
         lines += [f"> [!info] {note.title}: too short to distil", f"> {d.reason}"]
     else:
-        lines += [f"> [!summary] {note.title}", f"> {summary_text(d) or _tasks_only(d)}"]
+        lines += [f"> [!summary] {note.title}", f"> {summary_text(d, link) or _tasks_only(d)}"]
         sections: list[tuple[str, list[str]]] = [
-            ("Key claims", [_item_line(d, note, it, emphasise=True) for it in d.claims]),
-            ("Open questions", [_item_line(d, note, it) for it in d.questions]),
-            ("Decisions", [_item_line(d, note, it) for it in d.decisions]),
-            ("Actions", [_action_line(d, note, it, config.new_tasks) for it in d.actions]),
+            ("Key claims", [_item_line(d, note, it, True, link) for it in d.claims]),
+            ("Open questions", [_item_line(d, note, it, link=link) for it in d.questions]),
+            ("Decisions", [_item_line(d, note, it, link=link) for it in d.decisions]),
+            ("Actions", [_action_line(d, note, it, config.new_tasks, link) for it in d.actions]),
         ]
         if d.atomic:
             links = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic]
@@ -223,22 +327,24 @@ def render_distillation(
             how = f"linked, {c.score:.2f}" if c.linked else f"suggested, {c.score:.2f}"
             lines.append(f"- {wikilink(c.target)} ({how})")
     return Rendered(
-        rel_path=distilled_path(config, note),
+        rel_path=out_path,
         frontmatter=_frontmatter("distillation", note, model_version, "distilled"),
         body="\n".join(lines) + "\n",
     )
 
 
 def render_atomic(
-    d: Distillation, note: Note, config: Config, model_version: str
+    d: Distillation, note: Note, config: Config, model_version: str,
+    links: LinkResolver | None = None,
 ) -> list[Rendered]:
     """One note per atomic idea under `Atomic/`: the claim, its support, the way back."""
     out: list[Rendered] = []
     for idea in d.atomic:
-        lines = [_sentence_text(d.sentences[idea.claim].sentence)]
+        link = linker(note.path, atomic_path(config, idea), links)
+        lines = [_sentence_text(d.sentences[idea.claim].sentence, link)]
         if idea.support:
             lines += ["", "## Support"]
-            lines += [f"- {_sentence_text(d.sentences[j].sentence)}" for j in idea.support]
+            lines += [f"- {_sentence_text(d.sentences[j].sentence, link)}" for j in idea.support]
         lines += ["", f"Source: {wikilink(note.path, idea.anchor)}"]
         siblings = [wikilink(atomic_path(config, a), alias=a.title) for a in d.atomic if a != idea]
         related = ([wikilink(p) for p in idea.related] + siblings)[:MAX_RELATED]
@@ -272,7 +378,7 @@ def _can_wrap(text: str, start: int, end: int, multiline_ok: bool) -> bool:
     return before not in "*=_~`[(|#" and after not in "*=_~`])|"
 
 
-def render_inline(note: Note, d: Distillation) -> str:
+def render_inline(note: Note, d: Distillation, links: LinkResolver | None = None) -> str:
     """The source note with layers marked in place and the summary in vaultkd's region.
 
     Only the chosen sentences gain `**`/`==` markers and only the region between
@@ -300,7 +406,7 @@ def render_inline(note: Note, d: Distillation) -> str:
                 [
                     REGION_BEGIN,
                     "> [!summary] vaultkd summary",
-                    f"> {summary_text(d)}",
+                    f"> {summary_text(d, linker(note.path, note.path, links))}",
                     "",
                     REGION_END,
                 ]

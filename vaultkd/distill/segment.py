@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 from vaultkd.distill.render import region_span
 from vaultkd.distill.types import Sentence, SentenceKind
 from vaultkd.segment import split_sentences
-from vaultkd.vault.inline import to_plain
+from vaultkd.vault.inline import LinkSpan, to_plain
 from vaultkd.vault.note import Block, Note, Task
 
 _PROSE_KINDS = {
@@ -175,11 +176,13 @@ def sentences_of(note: Note) -> list[Sentence]:
         if not raw.strip():
             continue
         plain = to_plain(raw)
-        for span in split_sentences(plain.text, keep=plain.code):
+        links = _links_in_order(plain.links) if plain.links else []
+        keep = plain.code + [(a, b) for a, b, _, _ in links] if links else plain.code
+        for span in split_sentences(plain.text, keep=keep):
             a = _source_offset(content, plain.offsets, span.start)
             b = _source_offset(content, plain.offsets, span.end - 1) + 1
             a, b = _widen(note.text, a, b)
-            text, code = _folded(plain.text, span.start, span.end, plain.code)
+            text, code, held = _folded(plain.text, span.start, span.end, plain.code, links)
             if len(text.split()) < MIN_WORDS or not _is_prose(note.text[a:b]):
                 continue
             if plain.code and _all_code(plain.text, plain.code, span.start, span.end):
@@ -195,30 +198,50 @@ def sentences_of(note: Note) -> list[Sentence]:
                     section=block.section,
                     block_id=block.block_id,
                     code=code,
+                    links=held,
                 )
             )
     return out
 
 
-def _folded(
-    text: str, start: int, end: int, code: list[tuple[int, int]]
-) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """text[start:end] with whitespace folded (`" ".join(split())`, what the model reads) and
-    the inline code ranges that fall in it, as offsets into the folded text. `code` is sorted
-    and its ranges do not overlap (`to_plain` records them in order), so only the few ranges
-    near the sentence are looked at: a long note has thousands of sentences and code spans."""
-    near: list[tuple[int, int]] = []
-    for c0, c1 in code[max(0, bisect_right(code, (start, start)) - 1) :]:
+def _near(
+    ranges: Sequence[tuple[int, int]], start: int, end: int
+) -> list[tuple[int, int, int]]:
+    """(index, lo, hi) of the sorted, non-overlapping `ranges` that meet [start, end), clipped;
+    found by bisection, so a note with thousands of spans costs each sentence only its own."""
+    out: list[tuple[int, int, int]] = []
+    first = max(0, bisect_right(ranges, (start, start)) - 1)
+    for i in range(first, len(ranges)):
+        c0, c1 = ranges[i][0], ranges[i][1]
         if c0 >= end:
             break
         if c1 > start:
-            near.append((max(c0, start), min(c1, end)))
-    if not near:
-        return " ".join(text[start:end].split()), ()
-    cuts = sorted({start, end, *(x for r in near for x in r)})
+            out.append((i, max(c0, start), min(c1, end)))
+    return out
+
+
+def _folded(
+    text: str, start: int, end: int, code: list[tuple[int, int]],
+    links: Sequence[LinkSpan] = (),
+) -> tuple[str, tuple[tuple[int, int], ...], tuple[LinkSpan, ...]]:
+    """text[start:end] with whitespace folded (`" ".join(split())`, what the model reads), and
+    the inline code ranges and links that fall in it as offsets into the folded text (a link
+    the sentence holds only part of is left out). `code` and `links` are sorted and do not
+    overlap (`_links_in_order`), so only the few near the sentence are looked at: a long
+    note has thousands of sentences and code spans."""
+    near = [(a, b) for _, a, b in _near(code, start, end)]
+    near_links = [
+        (i, a, b) for i, a, b in _near(links, start, end)
+        if (a, b) == (links[i][0], links[i][1])
+    ]
+    if not near and not near_links:
+        return " ".join(text[start:end].split()), (), ()
+    cuts = sorted({start, end, *(x for r in near for x in r), *(x for _, a, b in near_links
+                                                                 for x in (a, b))})
     out: list[str] = []
     length = 0
     ranges: list[tuple[int, int]] = []
+    link_at: dict[int, list[int]] = {}
     for a, b in zip(cuts, cuts[1:], strict=False):
         piece = text[a:b]
         words = piece.split()
@@ -233,13 +256,34 @@ def _folded(
         folded_piece = " ".join(words)
         if any(c0 <= a and b <= c1 for c0, c1 in near):
             ranges.append((length, length + len(folded_piece)))
+        for i, l0, l1 in near_links:
+            if l0 <= a and b <= l1:
+                link_at.setdefault(i, [length, 0])[1] = length + len(folded_piece)
         out.append(folded_piece)
         length += len(folded_piece)
         if piece[-1:].isspace():
             out.append(" ")
             length += 1
     folded = "".join(out).rstrip(" ")
-    return folded, tuple((a, min(b, len(folded))) for a, b in ranges if a < len(folded))
+    return (
+        folded,
+        tuple((a, min(b, len(folded))) for a, b in ranges if a < len(folded)),
+        tuple(
+            (lo, hi, links[i][2], links[i][3])
+            for i, (lo, hi) in sorted(link_at.items(), key=lambda kv: kv[1])
+            if hi <= len(folded)
+        ),
+    )
+
+
+def _links_in_order(links: Sequence[LinkSpan]) -> list[LinkSpan]:
+    """The links sorted by start, without any inside another (`to_plain` records a link found
+    in a Markdown link's text before the link around it)."""
+    out: list[LinkSpan] = []
+    for link in sorted(links, key=lambda x: (x[0], -x[1])):
+        if not out or link[0] >= out[-1][1]:
+            out.append(link)
+    return out
 
 
 def _widen(text: str, a: int, b: int) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vaultkd.vault.inline import LinkSpan
 from vaultkd.vault.note import Task
 
 SentenceKind = Literal["prose", "list_item", "task"]
@@ -38,6 +39,9 @@ class Sentence:
     # [start, end) offsets in `text` of what was inline code in the note: a copy shows it as
     # code again, so `#fff` or `![[x]]` in backticks never turns into a tag or an embed
     code: tuple[tuple[int, int], ...] = ()
+    # The links the sentence shows, as offsets in `text` and where they go (`LinkSpan`): a
+    # copy links where the user linked ("The [[Team Offsite|offsite]] moves to May.")
+    links: tuple[LinkSpan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ class Item:
     done: bool = False  # the source task is checked
     status: str = " "  # the source task's box character (" ", "x", "-" cancelled, "/" …)
     code: tuple[tuple[int, int], ...] = ()  # inline code in `text` (see Sentence.code)
+    links: tuple[LinkSpan, ...] = ()  # links in `text` (see Sentence.links)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@
 list, task, quote, heading and callout markers at the start of a line are dropped, as are
 embeds, images, footnote refs, inline HTML, `%% comments %%` and a trailing ` ^block-id`.
 Inline code keeps its text. Every character of the result maps to its index in the input,
-so a sentence found in the plain text can be pointed to (and linked) in the note.
+so a sentence found in the plain text can be pointed to (and linked) in the note, and the
+links and code spans it held are recorded, so a copy of it can show them again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from dataclasses import dataclass, field
 
 from vaultkd.vault.wikilink import split_wikilink
 
+# (start, end, kind, destination): text[start:end] was shown by a link. kind "wiki": the
+# destination is what `[[…]]` held before its `|` ("Note#Heading"); kind "md": what the
+# parentheses of `[text](…)` held. Plain tuples: a vault run pickles every sentence's.
+LinkSpan = tuple[int, int, str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class PlainText:
@@ -22,6 +28,8 @@ class PlainText:
     offsets: list[int]  # offsets[i] is the index in the markdown of text[i]
     # [start, end) of each inline code span's text in `text`: no sentence ends inside one
     code: list[tuple[int, int]] = field(default_factory=list)
+    # Each link's shown text in `text` and where it goes, in order (`LinkSpan`)
+    links: list[LinkSpan] = field(default_factory=list)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Plain slice [start, end) -> the smallest markdown slice that holds it."""
@@ -57,8 +65,9 @@ def to_plain(markdown: str) -> PlainText:
     chars: list[str] = []
     offsets: list[int] = []
     code: list[tuple[int, int]] = []
-    _render(markdown, 0, len(markdown), chars, offsets, code)
-    return PlainText("".join(chars), offsets, code)
+    links: list[LinkSpan] = []
+    _render(markdown, 0, len(markdown), chars, offsets, code, links)
+    return PlainText("".join(chars), offsets, code, links)
 
 
 def _copy(src: str, a: int, b: int, chars: list[str], offsets: list[int]) -> None:
@@ -69,7 +78,7 @@ def _copy(src: str, a: int, b: int, chars: list[str], offsets: list[int]) -> Non
 
 def _render(
     src: str, start: int, end: int, chars: list[str], offsets: list[int],
-    code: list[tuple[int, int]],
+    code: list[tuple[int, int]], links: list[LinkSpan],
 ) -> None:
     pos = start
     for m in _TOKEN.finditer(src, start, end):
@@ -84,9 +93,20 @@ def _render(
             code.append((at, len(offsets)))
         elif kind == "wiki":
             a, b = _wiki_display(src, m.start("inner"), m.end("inner"))
+            at = len(offsets)
             _copy(src, a, b, chars, offsets)
+            if b > a:
+                inner = m.group("inner")
+                cut = inner.find("|")
+                # A table writes the pipe as `\|`; the backslash is not part of the target.
+                if cut >= 0:
+                    inner = inner[: cut - 1 if inner[cut - 1 : cut] == "\\" else cut]
+                links.append((at, len(offsets), "wiki", inner))
         elif kind == "link":
-            _render(src, m.start("ltext"), m.end("ltext"), chars, offsets, code)
+            at = len(offsets)
+            _render(src, m.start("ltext"), m.end("ltext"), chars, offsets, code, links)
+            if len(offsets) > at:
+                links.append((at, len(offsets), "md", src[m.end("ltext") + 2 : m.end() - 1]))
         elif kind == "escape":
             _copy(src, m.start("escaped"), m.end("escaped"), chars, offsets)
         # lead, comment, embed, image, footnote, html, blockid, marker: dropped
