@@ -111,3 +111,26 @@ def test_a_hostile_tag_after_a_sentence_is_split_like_any_other_word() -> None:
     word = "#" + "a" * 200_000
     assert sentences(f"Ship it. {word} Next one.") == ["Ship it.", f"{word} Next one."]
     assert sentences(f"Ship it. {word}\nNext one.") == [f"Ship it. {word}", "Next one."]
+
+
+def test_no_sentence_ends_inside_a_short_parenthetical_aside() -> None:
+    assert sentences("Ask a friend (or even yourself! -i.e. future you) to read it. Then fix.") == [
+        "Ask a friend (or even yourself! -i.e. future you) to read it.", "Then fix."
+    ]
+    assert sentences("We shipped (finally! It took a year) the sync. Next up.") == [
+        "We shipped (finally! It took a year) the sync.", "Next up."
+    ]
+    # The aside's own ")" may close the sentence; an unclosed "(" pairs with nothing.
+    assert sentences("It works (see below.) Then we go.") == ["It works (see below.)", "Then we go."]
+    assert sentences("Open ( paren. Never closed. Ok.") == ["Open ( paren.", "Never closed.", "Ok."]
+    assert sentences("A ) stray. Then (one. Two) here.") == ["A ) stray.", "Then (one. Two) here."]
+    # A paragraph in parentheses is prose, split as such.
+    long = "(" + "Words go here. Then " * 20 + "the end.)"
+    assert len(sentences(long)) == 21
+
+
+def test_hostile_parentheses_are_read_in_one_pass() -> None:
+    text = "(" * 100_000 + "Word. Next " + ")" * 100_000 + " Done. Last one."
+    assert sentences(text)[-1] == "Last one."
+    text = "(a. B) " * 50_000
+    assert len(sentences(text)) == 1

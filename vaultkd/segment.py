@@ -27,6 +27,9 @@ _BOUNDARY = re.compile(r"""([.!?]+|\u2026)(["'\u201d\u2019)\]]*)(\s+)""")
 # Characters that may open a sentence besides upper-case letters and digits.
 _OPENERS = "\"'\u201c\u2018([*_=#>-~`"
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+# A parenthetical aside shorter than this is never split ("(or even yourself! -i.e. …)");
+# a longer one (a paragraph in parentheses) is split as prose.
+MAX_ASIDE = 200
 # Tags that end a line after a sentence ("Shipped on Friday. #release #q3"): Obsidian users tag
 # the sentence before them, so they stay with it instead of opening the next sentence.
 # A letter somewhere in the tag, then the whole tag taken at once (possessive): written as
@@ -104,6 +107,8 @@ def split_sentences(
     for p_start, p_end in pieces:
         start = p_start
         chunk = text[p_start:p_end]
+        asides = _asides(chunk, p_start) if "(" in chunk else []
+        aside_starts = [a for a, _ in asides]
         for m in _BOUNDARY.finditer(chunk):
             punct = m.group(1)
             cut = p_start + m.end(2)  # after the closing quotes/brackets
@@ -122,6 +127,11 @@ def split_sentences(
             i = bisect_right(kept_starts, at) - 1
             if i >= 0 and at < kept[i][1]:
                 continue
+            # Inside an aside whose ")" is not the one this boundary closes: "(finally! It
+            # took a year)" is part of the sentence around it; "(see below.) Then" ends one.
+            i = bisect_right(aside_starts, at) - 1
+            if i >= 0 and cut <= asides[i][1]:
+                continue
             if following == "#":
                 tags = _TRAILING_TAGS.match(text, nxt, p_end)
                 if tags is not None:
@@ -132,6 +142,21 @@ def split_sentences(
             start = nxt
         _emit(text, start, p_end, spans, min_chars)
     return spans
+
+
+def _asides(chunk: str, offset: int) -> list[tuple[int, int]]:
+    """(open, close) offsets of the outermost "(…)" pairs of a paragraph shorter than
+    MAX_ASIDE, close at the ")"; one pass with a stack (an unclosed "(" pairs with nothing)."""
+    out: list[tuple[int, int]] = []
+    stack: list[int] = []
+    for m in re.finditer(r"[()]", chunk):
+        if m.group() == "(":
+            stack.append(m.start())
+        elif stack:
+            open_at = stack.pop()
+            if not stack and m.start() - open_at <= MAX_ASIDE:
+                out.append((offset + open_at, offset + m.start()))
+    return out
 
 
 def _emit(text: str, start: int, end: int, spans: list[Span], min_chars: int) -> None:
