@@ -121,7 +121,7 @@ def test_no_sentence_ends_inside_a_short_parenthetical_aside() -> None:
         "We shipped (finally! It took a year) the sync.", "Next up."
     ]
     # The aside's own ")" may close the sentence; an unclosed "(" pairs with nothing.
-    assert sentences("It works (see below.) Then we go.") == ["It works (see below.)", "Then we go."]
+    assert sentences("It works (see below.) Then go.") == ["It works (see below.)", "Then go."]
     assert sentences("Open ( paren. Never closed. Ok.") == ["Open ( paren.", "Never closed.", "Ok."]
     assert sentences("A ) stray. Then (one. Two) here.") == ["A ) stray.", "Then (one. Two) here."]
     # A paragraph in parentheses is prose, split as such.

@@ -18,7 +18,7 @@ def test_readable_title_from_a_claim() -> None:
 def test_forbidden_characters_are_replaced() -> None:
     title = make_title('a/b\\c: d*e?"f"<g>|h #i ^j [k]')
     assert is_safe_title(title)
-    assert title.startswith("A b c d e")
+    assert title.startswith("A b c – d e")  # the colon joins, the rest become spaces
 
 
 def test_long_claim_is_cut_at_a_boundary() -> None:
@@ -103,3 +103,31 @@ def test_edge_tags_are_stripped_a_word_at_a_time() -> None:
     assert strip_edge_tags(many + " x") == many + " x"
     assert strip_edge_tags(many) == "Claim"
     assert make_title(many + " x").startswith("Claim a a")
+
+
+def test_a_colon_inside_a_claim_joins_its_parts_with_a_dash() -> None:
+    # A file name cannot hold ":"; a bare space ran the two parts together ("a lot utilities").
+    assert make_title("Longevity matters a lot: utilities keep records for thirty years.") == (
+        "Longevity matters a lot – utilities keep records for thirty years"
+    )
+    assert make_title("Key finding: the cache is the bottleneck.") == "The cache is the bottleneck"
+    assert make_title("Meet at 10:30 with Bob.") == "Meet at 10 30 with Bob"  # not a join
+
+
+def test_inline_math_reads_as_its_formula_and_prices_stay() -> None:
+    assert make_title("Each review increases $S$, so the curve flattens.") == (
+        "Each review increases S, so the curve flattens"
+    )
+    assert make_title("It costs $5 and $6 each.") == "It costs $5 and $6 each"
+
+
+def test_a_cut_title_does_not_end_inside_an_open_parenthesis() -> None:
+    claim = (
+        "In the Northfield data this happens to 0.4% of assets per day "
+        "(2026-01-26 Sync Architecture Review), which is rare."
+    )
+    assert make_title(claim) == "In the Northfield data this happens to 0.4% of assets per day"
+    # Balanced or early parentheses are left alone.
+    assert make_title("Cold starts (not the database) dominate p99.") == (
+        "Cold starts (not the database) dominate p99"
+    )

@@ -31,6 +31,12 @@ _FILLER = re.compile(
 # "Key finding: X" -> "X": a short label before a colon says less than what follows it.
 _LABEL = re.compile(r"^\W*(?:[\w'-]+ ){0,2}[\w'-]+\s*:\s+(?=(?:\S+\s+){2,}\S)")
 FALLBACK = "Untitled idea"
+# A colon inside a claim joins two parts ("Longevity matters a lot: utilities keep records for
+# thirty years"); file names cannot hold it, and a bare space ran the parts together.
+_COLON = re.compile(r"\s*:\s+(?=\S)")
+JOIN = " – "
+# Inline math reads as its formula in a title: "$S$" -> "S".
+_MATH = re.compile(r"\$(?=[^\s$])([^$\n]{1,200}?)(?<=[^\s$])\$")
 
 
 def _clean(text: str) -> str:
@@ -64,9 +70,31 @@ _DANGLING = frozenset(
 def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
+    return _closed(_cut(text, limit), limit)
+
+
+def _closed(title: str, limit: int) -> str:
+    """A cut title without a "(" whose ")" was cut off: it ends before that "(" (when enough
+    is left), so "… per day (2026-01-26 Sync" reads "… per day"."""
+    depth = 0
+    opened = -1
+    for i, ch in enumerate(title):
+        if ch == "(":
+            if depth == 0:
+                opened = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+    if depth and opened >= limit // 3:
+        return title[:opened].rstrip(" ,;–—-")
+    return title
+
+
+def _cut(text: str, limit: int) -> str:
     cut = text[: limit + 1]
     # Prefer ending at a clause boundary, then at a word boundary.
-    for sep in (", ", "; ", " - ", " – ", " — "):
+    # A colon follows a whole clause (English usage), so its join is the first choice.
+    for sep in (JOIN, ", ", "; ", " - ", " — "):
         pos = cut.rfind(sep)
         if pos >= limit // 3:
             return text[:pos]
@@ -133,6 +161,7 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     text = " ".join(unicodedata.normalize("NFC", claim).split())
     # Tags before or after a claim label it; they are not part of what it says.
     text = _LABEL.sub("", strip_edge_tags(text, leading=True) or text)
+    text = _COLON.sub(JOIN, _MATH.sub(r"\1", text))
     text = _clean(text)
     text = _FILLER.sub("", text)
     text = re.sub(r"[.!;,]+$", "", text).strip()
