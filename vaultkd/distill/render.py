@@ -25,7 +25,7 @@ from vaultkd.distill.types import (
     Sentence,
 )
 from vaultkd.roles import ROLES
-from vaultkd.vault.inline import LinkSpan
+from vaultkd.vault.inline import LinkSpan, to_plain
 from vaultkd.vault.note import Note
 from vaultkd.vault.resolve import Resolution
 from vaultkd.vault.tags import escape_tags, strip_edge_tags
@@ -173,8 +173,10 @@ def _inline_text(
     if markdown:
         text = " ".join(text.split())
         for a, b in _code_spans(text):
-            pieces += [(text[pos:a], False), (text[a:b], True)]
+            pieces += _task_links(text[pos:a], link) + [(text[a:b], True)]
             pos = b
+        pieces += _task_links(text[pos:], link)
+        pos = len(text)
     else:
         # (start, end, what to write): inline code, and the links that are written as links
         spans = [(a, b, _code_span(text[a:b])) for a, b in code]
@@ -192,6 +194,42 @@ def _inline_text(
     pieces.append((text[pos:], False))
     out = "".join(piece if kept else escape_tags(piece) for piece, kept in pieces)
     return "\\" + out if _BLOCK_START.match(out) else out
+
+
+# A link in Markdown the user wrote (a task's text): a wikilink (not an embed) or a Markdown
+# link, as `vaultkd.vault.inline` reads them.
+_MARKDOWN_LINK = re.compile(
+    r"(?<!!)\[\[(?P<inner>[^\[\]\n]+)\]\]"
+    r"|(?<!!)\[(?P<text>[^\]\n]+)\]\((?P<dest>(?:<[^>\n]*>|[^)\s]*)(?:[ \t]+\"[^\"\n]*\")?)\)"
+)
+
+
+def _task_links(text: str, link: LinkFn | None) -> list[tuple[str, bool]]:
+    """Pieces of a task's own Markdown (outside code) with each link written by `link`, so a
+    task copied into `Distilled/` links where the task links; a link `link` cannot write
+    keeps its text. (piece, True) pieces are final; the others still get their tags escaped."""
+    if link is None or "[" not in text:
+        return [(text, False)]
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for m in _MARKDOWN_LINK.finditer(text):
+        out.append((text[pos : m.start()], False))
+        pos = m.end()
+        if m.group("inner") is not None:
+            inner = m.group("inner")
+            cut = inner.find("|")
+            dest = inner if cut < 0 else inner[: cut - 1 if inner[cut - 1 : cut] == "\\" else cut]
+            # What the user wrote is what the copy shows: the alias, else the target as written.
+            alias = inner[cut + 1 :].strip() if cut >= 0 else ""
+            shown = alias or dest.strip()
+            written = link("wiki", dest, shown) if shown else None
+            shown = shown if written is not None else to_plain(m.group()).text
+        else:
+            shown = to_plain(m.group("text")).text
+            written = link("md", m.group("dest"), shown) if shown else None
+        out.append((written, True) if written is not None else (shown, False))
+    out.append((text[pos:], False))
+    return out
 
 
 def _sentence_text(s: Sentence, link: LinkFn | None = None) -> str:
