@@ -27,6 +27,7 @@ import json
 import logging
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,12 @@ ANCHOR_SOURCES = ("vaults", "sample_vault", "meetings", "science", "claimbuster"
 ANCHOR_SENTENCES = 20_000
 HEAD_LR = 2e-3  # chosen on dev against 1e-2 (same best dev, a plateau instead of one spike)
 HEAD_STEPS = 300
-NEW_GENRE = "evergreen"  # the seed genre this refinement adds (aphorisms, advice, principles)
+# The seed genres written for refinements, reported apart from the rest (`data/seed/README.md`).
+NEW_GENRES: dict[str, str] = {
+    "evergreen": "aphorisms, advice, principles",
+    "status": "status reports of stative facts",
+    "guide": "explanations that address a generic reader as 'you'",
+}
 
 
 @dataclass(frozen=True)
@@ -268,14 +274,17 @@ def refine_head(cfg: RefineConfig) -> dict:
 
 
 def _seed_subsets(split: str = "test") -> dict[str, tuple[list[str], np.ndarray]]:
-    """Seed sentences of one split by whether they are of the genre this refinement added."""
+    """Seed sentences of one split: the earlier genres, and each genre written for refinements."""
     from vaultkd.roles import ROLES
 
     rows = [json.loads(line) for line in
             (labelled.SEED_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
     out: dict[str, tuple[list[str], np.ndarray]] = {}
-    for name, keep in ((f"seed {split}, other genres", lambda g: g != NEW_GENRE),
-                       (f"seed {split}, {NEW_GENRE}", lambda g: g == NEW_GENRE)):
+    groups: list[tuple[str, Callable[[str], bool]]] = [
+        (f"seed {split}, other genres", lambda g: g not in NEW_GENRES)
+    ]
+    groups += [(f"seed {split}, {new}", lambda g, new=new: g == new) for new in NEW_GENRES]
+    for name, keep in groups:
         sub = [r for r in rows if keep(r["genre"])]
         out[name] = ([r["text"] for r in sub], np.array([ROLES.index(r["role"]) for r in sub]))
     return out
@@ -336,6 +345,14 @@ def print_table(table: dict[str, dict[str, float]]) -> None:
 CARD_START, CARD_END = "<!-- refinement -->", "<!-- /refinement -->"
 
 
+def _evaluated(manifest: dict, metrics: Path = Path("models") / "metrics.json") -> str:
+    """The version whose full evaluation `metrics.json` holds (refinements do not re-run it)."""
+    try:
+        return str(json.loads(metrics.read_text(encoding="utf-8"))["model"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return manifest["refined_from"]["version"]
+
+
 def card_section(table: dict[str, dict[str, float]], manifest: dict) -> str:
     """The model card's refinement section: what was done, and the side-by-side table."""
     src = manifest["refined_from"]
@@ -356,11 +373,12 @@ def card_section(table: dict[str, dict[str, float]], manifest: dict) -> str:
         f"## {manifest['version']}: {src['version']} refined (`python -m vaultkd.train.refine`)",
         "",
         f"Started from the shipped {src['version']} (sha256 {src['onnx_sha256'][:12]}); "
-        f"labelled train sets (seed set repeated {src['seed_repeat']}×, with its "
-        f"`{NEW_GENRE}` genre: aphorisms, advice, principles) and {src['anchor_sentences']:,} "
+        f"labelled train sets (seed set repeated {src['seed_repeat']}×, with its genres "
+        + ", ".join(f"`{g}` ({what})" for g, what in NEW_GENRES.items())
+        + f") and {src['anchor_sentences']:,} "
         f"corpus sentences with {src['version']}'s own role probabilities as soft targets; "
-        f"{how}. The tables further down are {src['version']}'s full evaluation (teacher, "
-        f"ablation, speed), not re-run.",
+        f"{how}. The tables further down are {_evaluated(manifest)}'s full evaluation "
+        f"(teacher, ablation, speed), not re-run.",
         "",
         "Held-out, both models in one run:",
         "",
