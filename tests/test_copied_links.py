@@ -30,7 +30,7 @@ The key escape is [[../../outside]], a link that points out of the vault entirel
 The key table link is [[Roadmap\\|the map]] as a table cell would have written it down.
 The key trap is [a | pipe](../../Design/Sync%20design.md) in a link text that an alias cannot hold.
 
-- [ ] Review [[Plan|the plan]] with [the design](../../Design/Sync%20design.md) and [[Roadmap]] #todo
+- [ ] Review [[Plan|the plan]] with [design](../../Design/Sync%20design.md) and [[Roadmap]] #todo
 """
 
 
@@ -121,7 +121,7 @@ def test_links_in_copies_reach_what_the_source_reached(tmp_path: Path) -> None:
     assert "The key trap is a | pipe in a link text" in distilled
     # A task keeps its own Markdown, its links written the same way.
     assert (
-        "- ☐ Review [[Projects/Plan|the plan]] with [[Design/Sync design|the design]] and "
+        "- ☐ Review [[Projects/Plan|the plan]] with [[Design/Sync design|design]] and "
         "[[Projects/Roadmap|Roadmap]] \\#todo ("
     ) in distilled
     for link in copied:
