@@ -197,10 +197,11 @@ def _inline_text(
 
 
 # A link in Markdown the user wrote (a task's text): a wikilink (not an embed) or a Markdown
-# link, as `vaultkd.vault.inline` reads them.
+# link, as `vaultkd.vault.inline` reads them (with its bounds, which keep this linear).
 _MARKDOWN_LINK = re.compile(
     r"(?<!!)\[\[(?P<inner>[^\[\]\n]+)\]\]"
-    r"|(?<!!)\[(?P<text>[^\]\n]+)\]\((?P<dest>(?:<[^>\n]*>|[^)\s]*)(?:[ \t]+\"[^\"\n]*\")?)\)"
+    r"|(?<!!)\[(?P<text>[^\]\n]{1,1000})\]\("
+    r"(?P<dest>(?:<[^>\n]{0,2000}>|[^)\s]{0,2000})(?:[ \t]+\"[^\"\n]{0,1000}\")?)\)"
 )
 
 

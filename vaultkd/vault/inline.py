@@ -41,6 +41,9 @@ class PlainText:
         return self.offsets[start], self.offsets[end - 1] + 1
 
 
+# Link texts, destinations and footnote labels are bounded: an unbounded `[^\]\n]+` rescans the
+# rest of the line from every "[" that is never closed (a 20,000-"[" paragraph: 3.2 s, growing
+# with the square of its length); no real link text or URL is longer than these bounds.
 _TOKEN = re.compile(
     r"""
     (?P<lead>^[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d+[.)])[ \t]+)?(?:\[.\][ \t]+)?
@@ -49,9 +52,10 @@ _TOKEN = re.compile(
   | (?P<comment>%%.*?(?:%%|\Z)|<!--.*?(?:-->|\Z))
   | (?P<embed>!\[\[[^\[\]\n]+\]\])
   | (?P<wiki>\[\[(?P<inner>[^\[\]\n]+)\]\])
-  | (?P<image>!\[[^\]\n]*\]\([^)\n]*\))
-  | (?P<footnote>\[\^[^\]\s]+\])
-  | (?P<link>\[(?P<ltext>[^\]\n]+)\]\((?:<[^>\n]*>|[^)\s]*)(?:[ \t]+"[^"\n]*")?\))
+  | (?P<image>!\[[^\]\n]{0,1000}\]\([^)\n]{0,2000}\))
+  | (?P<footnote>\[\^[^\]\s]{1,200}\])
+  | (?P<link>\[(?P<ltext>[^\]\n]{1,1000})\]
+        \((?:<[^>\n]{0,2000}>|[^)\s]{0,2000})(?:[ \t]+"[^"\n]{0,1000}")?\))
   | (?P<html></?[A-Za-z][^<>\n]*>)
   | (?P<blockid>[ \t]+\^[A-Za-z0-9-]+[ \t]*$)
   | (?P<escape>\\(?P<escaped>[!-/:-@\[-`{-~]))
