@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from vaultkd.distill.core import ROLE_THRESHOLDS, mmr_order, rank_by_salience  # noqa: E402
 from vaultkd.distill.salience import ContextWeights, in_context, is_paper  # noqa: E402
+from vaultkd.distill.taskform import sentence_role  # noqa: E402
 from vaultkd.roles import ROLE_INDEX, ROLES  # noqa: E402
 from vaultkd.segment import sentences as split_text  # noqa: E402
 
@@ -331,19 +332,33 @@ def roles_rows(student: Student | None, rows: list[list[str]], names: list[str])
     listed = None
     if student is not None:
         p = student.predict(texts)
-        preds["student"] = p.roles()
-        # What the distillation lists under each heading: the argmax role with at least the
+        preds["student argmax"] = p.roles()
+        # What distillations use: argmax, but a statement read as an action takes another
+        # role (`distill/taskform.py`).
+        preds["student"] = [
+            sentence_role(t, row, ROLE_THRESHOLDS)
+            for t, row in zip(texts, p.role_probs, strict=True)
+        ]
+        # What the distillation lists under each heading: that role with at least the
         # role's threshold (`ROLE_THRESHOLDS`), against argmax alone.
-        listed = ["Seed test, listed items F1 % (argmax / argmax and p >= threshold)"]
+        listed = [
+            "Seed test, listed items F1 % (argmax / argmax and p >= threshold / "
+            "with the task form, as listed)"
+        ]
         for role in ("claim", "question", "decision", "action"):
             col = ROLE_INDEX[role]
             gold_r = np.array([g == role for g in gold])
             arg = p.role_probs.argmax(1) == col
+            sure = p.role_probs[:, col] >= ROLE_THRESHOLDS[role]
+            used = np.array([r == role for r in preds["student"]])
             cells = []
-            for pred in (arg, arg & (p.role_probs[:, col] >= ROLE_THRESHOLDS[role])):
+            for pred in (arg, arg & sure, used & sure):
                 tp = int((pred & gold_r).sum())
                 cells.append(200.0 * tp / (int(pred.sum()) + int(gold_r.sum())) if tp else 0.0)
-            listed.append(f"{role} {cells[0]:.1f} / {cells[1]:.1f} (t={ROLE_THRESHOLDS[role]})")
+            listed.append(
+                f"{role} {cells[0]:.1f} / {cells[1]:.1f} / {cells[2]:.1f} "
+                f"(t={ROLE_THRESHOLDS[role]})"
+            )
     f1 = [f"Seed test ({len(test)} sentences), role macro-F1 / accuracy %"]
     for name in names:
         if name in preds:
@@ -489,14 +504,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_summaries:
         summaries_table(rankers, rows)
     role_rows: list[list[str]] = []
-    roles_rows(student, role_rows, ["rules", "student"])
+    roles_rows(student, role_rows, ["rules", "student argmax", "student"])
     header = ["measure", *rankers]
     widths = [max(len(r[0]) for r in [header, *rows])] + [max(9, len(h)) for h in header[1:]]
     print("\n| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
-    print("\n| measure | rules | student |\n|---|---|---|")
+    print("\n| measure | rules | student argmax | student (with the task form) |")
+    print("|---|---|---|---|")
     for r in role_rows:
         print("| " + " | ".join(r) + " |")
     if student is not None and not args.skip_summaries:

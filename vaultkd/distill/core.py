@@ -18,6 +18,7 @@ import numpy as np
 from vaultkd.config import Config
 from vaultkd.distill.anchors import anchor_for, assign_block_ids
 from vaultkd.distill.atomic import atomic_ideas
+from vaultkd.distill.taskform import sentence_role
 from vaultkd.distill.types import (
     LAYER_BOLD,
     LAYER_HIGHLIGHT,
@@ -32,7 +33,7 @@ from vaultkd.distill.types import (
     text_key,
 )
 from vaultkd.model.predictor import Predictions
-from vaultkd.roles import ROLE_INDEX, ROLES
+from vaultkd.roles import ROLE_INDEX
 from vaultkd.vault.note import Note
 
 # Minimum role probability for a sentence to be listed under its heading (besides being its
@@ -174,7 +175,11 @@ def score_sentences(
     out = []
     for i, s in enumerate(sentences):
         probs = tuple(_round(p) for p in preds.role_probs[i])
-        role = "action" if s.kind == "task" else ROLES[int(np.argmax(preds.role_probs[i]))]
+        role = (
+            "action"
+            if s.kind == "task"
+            else sentence_role(s.text, preds.role_probs[i], ROLE_THRESHOLDS)
+        )
         out.append(
             ScoredSentence(
                 sentence=s,

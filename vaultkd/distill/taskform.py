@@ -1,0 +1,143 @@
+"""Whether a sentence the model reads as an action can be a task at all.
+
+LABELS.md defines an action as "a specific task someone owes". The student reads much general
+advice and many plain statements as actions ("Different is better." 0.93, "Being able to listen
+well is a superpower." 0.87, "You just do it." 0.97 in a clipping of life advice), and every
+new action becomes a `- [ ]` line that the Tasks plugin and task searches pick up. So before a
+sentence is given the role `action`, this checks its form: a statement, its subject first and
+no word of obligation, intention or time ("will", "needs to", "should", "by Friday", "X to do
+Y", "TODO"), owes nothing to anyone. Such a sentence takes its next most likely role where
+the model is sure enough of it to list it, else `context` (`sentence_role`).
+
+Only statements are vetoed: imperatives ("Book the venue."), fragments ("Design spike —
+Jonas, two weeks."), questions that ask someone to act and anything this cannot parse keep the
+model's reading, so the check can only make the task list shorter, never longer. Pure
+functions, `re` only; measured on the seed set in README "Quality" (new tasks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from vaultkd.roles import ROLES
+
+# Words of obligation, intention and time that make a statement a task ("Tom will set up the
+# page by 20 February.", "I need to send Ravi the table.", "We should email the officer.").
+_CUES = re.compile(
+    r"\b(?:will|shall|won't|must|should|ought to|needs? to|needed to|has to|have to|had better|"
+    r"(?:i|we|they|he|she) (?:\w+ )?needs?|"
+    r"going to|gonna|let's|let us|remember to|don't forget|do not forget|make sure|"
+    r"todo|fixme|tbd|asap|action item|follow[- ]up|assigned to|owner|due(?! to)|deadline|"
+    r"tomorrow|tonight|this (?:week|weekend|month|morning|afternoon|evening)|"
+    r"next (?:week|month|time|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"by (?:mon|tues|wednes|thurs|fri|satur|sun)day|on (?:mon|tues|wednes|thurs|fri|satur|sun)day|"
+    r"by (?:the )?(?:end|eod|eow|noon|\d)|before|until (?:the )?\d)\b"
+    r"|'ll\b|’ll\b",
+    re.I,
+)
+# An owner first: "Dana to send …", "Ana: send …", "Tomorrow: prep …" (case-sensitive: the
+# owner is capitalised, the task is not).
+_OWNER = re.compile(r"^[A-Z][\w.'-]*(?:\s+(?:and|&)\s+[A-Z][\w.'-]*)?(?:\s+to\s+|:\s*)[a-z]")
+# Words that open a statement's subject: pronouns, determiners and quantifiers. None of them
+# can open an imperative ("The …", "It's …", "Everyone …"), so a sentence that starts with one
+# and has no cue above states something.
+_SUBJECT = frozenset(
+    """
+    i you we he she it they this that these those there here one everyone everybody nobody
+    someone somebody anyone anybody everything nothing something anything people
+    the a an my your our his her its their some most many all each every no any both few
+    several much more less such another other neither either
+    i'm i've i'd you're you've you'd we're we've we'd he's she's it's they're they've
+    that's there's here's what's
+    """.split()
+)
+# Finite forms that follow a one-word subject ("Experience is overrated.", "Art is …").
+_FINITE = frozenset(
+    "is are was were has have had does did isn't aren't wasn't weren't doesn't can can't "
+    "cannot could may might makes means gives takes begins comes".split()
+)
+_BE = re.compile(r"\b(?:is|are|was|were|isn't|aren't|wasn't|weren't)\b", re.I)
+# Openers skipped before the subject: connectives and adverbs ("Then", "Perhaps", "Even better,").
+_LEAD = frozenset(
+    """
+    and but so or then also perhaps maybe probably just still now yet thus hence indeed
+    besides finally first second third next instead otherwise sometimes often usually
+    really honestly basically actually
+    """.split()
+)
+# A leading subordinate clause is skipped up to its comma ("If you mess up, fess up.").
+_SUBORDINATE = frozenset(
+    "if when while once because as since although though whenever unless after before "
+    "until wherever whether".split()
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def _words(text: str) -> list[str]:
+    return [w.replace("’", "'").lower() for w in _WORD.findall(text)]
+
+
+def _main_clause(text: str) -> str:
+    """The text from its main clause on: a leading list marker, connectives ("Then", "Even
+    better,") and a leading subordinate clause up to its first comma removed."""
+    body = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text).strip()
+    after_clause = False
+    for _ in range(6):
+        words = _words(body[:40])
+        if not words:
+            break
+        first = words[0]
+        # After a subordinate clause, "and …," / "or …," continue it ("If you look for it,
+        # and you finally find it, when you're done, don't put it back.").
+        continues = after_clause and first in ("and", "or")
+        if (first in _SUBORDINATE or first == "even" or continues) and "," in body:
+            body = body.split(",", 1)[1].strip()
+            after_clause = first != "even"
+        elif first in _LEAD:
+            body = re.sub(r"^\W*[A-Za-z'’-]+\s*,?\s*", "", body, count=1)
+            after_clause = False
+        else:
+            break
+    return body
+
+
+def is_statement(text: str) -> bool:
+    """True for a sentence that, by its form, states something and owes nothing: its main
+    clause opens with a subject (a pronoun or determiner, a gerund or infinitive before a form
+    of "be", or one word before a finite verb) and nothing in it speaks of obligation,
+    intention or time. False keeps the model's reading."""
+    if _CUES.search(text) or _OWNER.match(text.strip()):
+        return False
+    clause = _main_clause(text)
+    if _CUES.search(clause) or _OWNER.match(clause):
+        return False
+    words = _words(clause)
+    if not words:
+        return False
+    first = words[0]
+    if first in _SUBJECT:
+        return True
+    head = clause.split(",", 1)[0]
+    if first.endswith("ing") and len(first) > 4 and _BE.search(head):
+        return True  # "Being able to listen well is a superpower."
+    if first == "to" and _BE.search(head):
+        return True  # "To make mistakes is human."
+    return len(words) > 1 and words[1] in _FINITE  # "Experience is overrated."
+
+
+def sentence_role(text: str, probs: Sequence[float], thresholds: Mapping[str, float]) -> str:
+    """The model's most likely role for a sentence, unless that is `action` and the sentence
+    is a statement by its form. Then its next most likely role if the model is as sure of it
+    as a listed item needs (`thresholds`, per role), else `context`: for a sentence read as an
+    action with p = 0.99 the rest is noise ("that was very nice." in a meeting), and taking it
+    would turn that noise into claims and questions (seed dev: next role always cost
+    ClaimBuster dev claim F1 0.724 -> 0.536; this rule 0.724, seed dev macro-F1 77.3 -> 78.3)."""
+    order = sorted(range(len(ROLES)), key=lambda j: (-float(probs[j]), j))
+    best = ROLES[order[0]]
+    if best != "action" or not is_statement(text):
+        return best
+    second = ROLES[order[1]]
+    if float(probs[order[1]]) >= thresholds.get(second, 0.0):
+        return second
+    return "context"
