@@ -248,11 +248,18 @@ def test_a_label_and_links_is_a_way_to_other_notes_not_a_sentence() -> None:
         "# Lena\n\nLena leads the mobile team and owns the release train.\n\n"
         "Related: [[Offline Mode Plan]], [[Offline-first]], [[Tidepool Sync]].\n\n"
         "Up: [[People]]\n\nCalled [[Bob]] about it.\n\n"
-        "See also [[Local-First Software]] for the background reading.\n"
+        "See also [[Local-First Software]] for the background reading.\n\n"
+        "See [[Topics/Writing|Writing]] and the [[Workshop]].\n\n"
+        "For details, see [the guide](https://example.org/guide).\n\n"
+        "See [[Bob]] about the invoice before Friday.\n\n"
+        "See also the notes.\n"
     )
     got = [s.text for s in sentences_of(parse_text("Lena.md", text))]
+    # "See …" lines of links alone point the way too (the student read them as new tasks);
+    # one that says more than where to look, or has no link, is still a sentence.
     assert got == [
         "Lena leads the mobile team and owns the release train.",
         "Called Bob about it.",
-        "See also Local-First Software for the background reading.",
+        "See Bob about the invoice before Friday.",
+        "See also the notes.",
     ]
