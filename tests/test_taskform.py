@@ -36,6 +36,13 @@ STATEMENTS = [
     "You can reverse this with `group by urgency reverse`.",
     "Latency is due to cold starts.",
     "Then, it does not help.",
+    # Rules of conduct say how to be, for good; they owe nothing either.
+    "Don’t be the best.",
+    "Never accept the first offer.",
+    "Be the only.",
+    "To be interesting, be interested.",
+    "When you sketch, don't inspect.",
+    "To divide the tasks up with headings, you can add `group by` lines.",
 ]
 # Tasks by form: imperatives, an owner first, words of obligation, intention or time.
 TASKS = [
@@ -56,6 +63,9 @@ TASKS = [
     "Design spike on conflict resolution — Jonas, two weeks.",
     "Can someone find us three accountants to interview before April?",
     "TODO the release notes",
+    "Don't forget to send the invoice.",
+    "Be sure to replace the file name.",
+    "Be at the station by 8.",
 ]
 
 

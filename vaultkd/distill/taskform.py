@@ -27,7 +27,7 @@ from vaultkd.roles import ROLES
 _CUES = re.compile(
     r"\b(?:will|shall|won't|must|should|ought to|needs? to|needed to|has to|have to|had better|"
     r"(?:i|we|they|he|she) (?:\w+ )?needs?|"
-    r"going to|gonna|let's|let us|remember to|don't forget|do not forget|make sure|"
+    r"going to|gonna|let's|let us|remember to|don't forget|do not forget|make sure|be sure to|"
     r"todo|fixme|tbd|asap|action item|follow[- ]up|assigned to|owner|due(?! to)|deadline|"
     r"tomorrow|tonight|this (?:week|weekend|month|morning|afternoon|evening)|"
     r"next (?:week|month|time|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
@@ -69,8 +69,13 @@ _LEAD = frozenset(
 # A leading subordinate clause is skipped up to its comma ("If you mess up, fess up.").
 _SUBORDINATE = frozenset(
     "if when while once because as since although though whenever unless after before "
-    "until wherever whether".split()
+    "until wherever whether to".split()
 )
+# Rules of conduct: "Don't be the best.", "Never miss twice.", "Always carry a copy.", "Be
+# kind." A task someone owes is a thing to do; these say how to be, for good (in the seed set
+# every such line is general advice, a claim; one that names a time, "Be at the station by
+# 8.", has a cue above and stays a task).
+_MAXIM = re.compile(r"^(?:don'?t|don’t|do not|never|always|be)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
@@ -103,10 +108,11 @@ def _main_clause(text: str) -> str:
 
 
 def is_statement(text: str) -> bool:
-    """True for a sentence that, by its form, states something and owes nothing: its main
-    clause opens with a subject (a pronoun or determiner, a gerund or infinitive before a form
-    of "be", or one word before a finite verb) and nothing in it speaks of obligation,
-    intention or time. False keeps the model's reading."""
+    """True for a sentence that, by its form, owes nothing: nothing in it speaks of
+    obligation, intention or time, and its main clause states something (it opens with a
+    subject: a pronoun or determiner, a gerund or infinitive before a form of "be", or one
+    word before a finite verb) or is a rule of conduct ("Don't …", "Never …", "Always …",
+    "Be …"). False keeps the model's reading."""
     if _CUES.search(text) or _OWNER.match(text.strip()):
         return False
     clause = _main_clause(text)
@@ -116,6 +122,8 @@ def is_statement(text: str) -> bool:
     if not words:
         return False
     first = words[0]
+    if _MAXIM.match(clause):
+        return True
     if first in _SUBJECT:
         return True
     head = clause.split(",", 1)[0]
