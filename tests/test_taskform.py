@@ -36,6 +36,10 @@ STATEMENTS = [
     "You can reverse this with `group by urgency reverse`.",
     "Latency is due to cold starts.",
     "Then, it does not help.",
+    # A general requirement is nobody's task.
+    "A card should ask one thing, and a complex idea should be broken into many cards.",
+    "You don’t need to agree with the idea for it to become an evergreen note.",
+    "If you sync this vault to other devices, you must enable the setting on each device.",
     # Rules of conduct say how to be, for good; they owe nothing either.
     "Don’t be the best.",
     "Never accept the first offer.",
@@ -64,6 +68,8 @@ TASKS = [
     "Can someone find us three accountants to interview before April?",
     "TODO the release notes",
     "Don't forget to send the invoice.",
+    "Dee needs to confirm the lecture hall booking in writing.",
+    "Someone from the data team needs to list which tables can move to cold storage.",
     "Be sure to replace the file name.",
     "Be at the station by 8.",
 ]

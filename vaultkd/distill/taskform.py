@@ -25,8 +25,7 @@ from vaultkd.roles import ROLES
 # Words of obligation, intention and time that make a statement a task ("Tom will set up the
 # page by 20 February.", "I need to send Ravi the table.", "We should email the officer.").
 _CUES = re.compile(
-    r"\b(?:will|shall|won't|must|should|ought to|needs? to|needed to|has to|have to|had better|"
-    r"(?:i|we|they|he|she) (?:\w+ )?needs?|"
+    r"\b(?:will|shall|won't|had better|(?:i|we|they|he|she) (?:\w+ )?needs?|"
     r"going to|gonna|let's|let us|remember to|don't forget|do not forget|make sure|be sure to|"
     r"todo|fixme|tbd|asap|action item|follow[- ]up|assigned to|owner|due(?! to)|deadline|"
     r"tomorrow|tonight|this (?:week|weekend|month|morning|afternoon|evening)|"
@@ -36,6 +35,11 @@ _CUES = re.compile(
     r"|'ll\b|’ll\b",
     re.I,
 )
+# Obligation: a task when someone owes it ("Dee needs to confirm the booking.", "We should
+# email the officer."), not when it is a general requirement ("A card should ask one thing.",
+# "The page must make clear what is included.", "You should always back up.").
+_MODAL = re.compile(r"\b(?:must|should|ought to|needs? to|needed to|has to|have to)\b", re.I)
+_GENERIC = frozenset("a an the every each all any no you your one".split())
 # An owner first: "Dana to send …", "Ana: send …", "Tomorrow: prep …" (case-sensitive: the
 # owner is capitalised, the task is not).
 _OWNER = re.compile(r"^[A-Z][\w.'-]*(?:\s+(?:and|&)\s+[A-Z][\w.'-]*)?(?:\s+to\s+|:\s*)[a-z]")
@@ -122,6 +126,8 @@ def is_statement(text: str) -> bool:
     if not words:
         return False
     first = words[0]
+    if _MODAL.search(text) and first not in _GENERIC:
+        return False
     if _MAXIM.match(clause):
         return True
     if first in _SUBJECT:
