@@ -519,3 +519,34 @@ def test_a_dry_run_reports_the_titles_a_real_run_writes(tmp_path: Path) -> None:
     assert [(r.note, r.written) for r in again] == [(r.note, r.written) for r in dry]
     written = [p for r in real for p in r.written]
     assert any(p.startswith("Atomic/") and p.endswith(" 3.md") for p in written)
+
+
+def test_an_unchanged_note_is_answered_without_building_the_graph(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_session(vault) as s:
+        s.distill(s.pending())
+    from vaultkd.vault.graph import VaultGraph
+
+    builds = []
+    real = VaultGraph.build
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        builds.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(VaultGraph, "build", counting)
+    with open_session(vault) as s:
+        assert [r.status for r in s.distill(["Meetings/Retro.md"])] == ["unchanged"]
+    assert builds == []  # Obsidian's hotkey on an unchanged note reads no other note
+    (vault / "Meetings" / "Retro.md").write_text(
+        RETRO + "\nThe retro found one more flaky test in the login flow.\n", encoding="utf-8"
+    )
+    with open_session(vault) as s:
+        (result,) = s.distill(["Meetings/Retro.md"])
+    assert result.status == "written", result.message
+    assert len(builds) == 1
+    # Asking for the graph builds it, once.
+    with open_session(vault) as s:
+        assert "Meetings/Retro.md" in s.graph.notes() and s.graph is s.graph
+        assert len(builds) == 2

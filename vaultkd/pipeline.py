@@ -166,7 +166,12 @@ class Session:
     """One vault, its state and its model, loaded once; see the module docstring."""
 
     def __init__(
-        self, root: Path, predictor: Predictor, config: Config, db: StateDB, graph: VaultGraph
+        self,
+        root: Path,
+        predictor: Predictor,
+        config: Config,
+        db: StateDB,
+        graph: VaultGraph | Callable[[], VaultGraph],
     ) -> None:
         self.root = root
         self.predictor = predictor
@@ -176,15 +181,37 @@ class Session:
         self._paper_context = ContextWeights.from_manifest(manifest, paper=True)
         self.config = config
         self.db = db
-        self.graph = graph
+        # The graph may come as a function that builds it: it is then built when a note needs
+        # it, so `vaultkd distill NOTE` on an unchanged note (Obsidian runs it on every save
+        # or hotkey) says so without reading the vault's links.
+        self._graph: VaultGraph | None = graph if isinstance(graph, VaultGraph) else None
+        self._build_graph = None if isinstance(graph, VaultGraph) else graph
+        self._title_index: _TitleIndex | None = None
         # Vectors of notes deleted while no daemon was watching are left out; later deletions
         # reach `source_deleted`.
         self._index: dict[str, np.ndarray] = {
             k: v for k, v in db.note_embeddings(predictor.version).items()
             if (root / k).is_file()
         }
-        # The graph was built from a scan of the vault just now: its notes are the vault's.
-        self._titles = _TitleIndex(_stem(p) for p in graph.notes())
+
+    @property
+    def graph(self) -> VaultGraph:
+        if self._graph is None:
+            assert self._build_graph is not None
+            self._graph = self._build_graph()
+            self._build_graph = None
+        return self._graph
+
+    @property
+    def _titles(self) -> _TitleIndex:
+        if self._title_index is None:
+            # The graph was built from a scan of the vault: its notes are the vault's.
+            self._title_index = _TitleIndex(_stem(p) for p in self.graph.notes())
+        return self._title_index
+
+    @_titles.setter
+    def _titles(self, index: _TitleIndex) -> None:
+        self._title_index = index
 
     @classmethod
     def open(
@@ -208,12 +235,15 @@ class Session:
                 from vaultkd.model.runtime import load_predictor
 
                 predictor = load_predictor()
-            graph = VaultGraph.build(
-                root, reader=source_links, jobs=graph_jobs(), links_only=True, cache=db
-            )
         except BaseException:
             db.close()
             raise
+
+        def graph() -> VaultGraph:
+            return VaultGraph.build(
+                root, reader=source_links, jobs=graph_jobs(), links_only=True, cache=db
+            )
+
         return cls(root, predictor, config, db, graph)
 
     def close(self) -> None:
