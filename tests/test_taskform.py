@@ -68,6 +68,7 @@ TASKS = [
     "Can someone find us three accountants to interview before April?",
     "TODO the release notes",
     "Don't forget to send the invoice.",
+    "Don’t forget to email Dana about the invoice.",
     "Dee needs to confirm the lecture hall booking in writing.",
     "Someone from the data team needs to list which tables can move to cold storage.",
     "Be sure to replace the file name.",
