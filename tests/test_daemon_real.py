@@ -262,3 +262,31 @@ def test_catch_up_in_batches_finds_the_connections_of_one_vault_run(tmp_path: Pa
     assert len(generated) > 40
     for rel in generated:
         assert (daemon_vault / rel).read_bytes() == (cli_vault / rel).read_bytes(), rel
+
+
+def test_the_daemons_session_builds_the_link_graph_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `vaultkd distill NOTE` builds the graph only when a note needs it; the daemon, which
+    # lives for days, builds it at start so the first save is not the one that pays for it.
+    from vaultkd.daemon import watcher
+    from vaultkd.vault.graph import VaultGraph
+
+    vault = tmp_path / "vault"
+    (vault / ".obsidian").mkdir(parents=True)
+    (vault / "Plan.md").write_text(NOTE, encoding="utf-8")
+    builds: list[Path] = []
+    real = VaultGraph.build
+
+    def counting(*args: Any, **kwargs: Any) -> VaultGraph:
+        builds.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(VaultGraph, "build", counting)
+    session = watcher.open_session(vault, Config())
+    try:
+        assert len(builds) == 1
+        assert "Plan.md" in session.graph.notes()  # type: ignore[attr-defined]
+        assert len(builds) == 1
+    finally:
+        session.close()

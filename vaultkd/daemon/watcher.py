@@ -74,7 +74,15 @@ def open_session(vault_root: Path, config: Config) -> SessionLike:
     # Without onnxruntime's memory arena: ~35 MB less for a process that lives for days, at
     # ~12% of model throughput (measured), which a daemon distilling one note at a time
     # does not feel.
-    return Session.open(vault_root, config=config, predictor=load_predictor(low_memory=True))
+    session = Session.open(vault_root, config=config, predictor=load_predictor(low_memory=True))
+    # A session builds the link graph when a note first needs it; a daemon builds it now, at
+    # start, so that the first save after a quiet start is as quick as every other.
+    try:
+        session.graph  # noqa: B018 - built for its side effect
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 @dataclass
