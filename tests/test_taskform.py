@@ -12,7 +12,7 @@ from fake_predictor import FakePredictor
 
 from vaultkd.config import Config
 from vaultkd.distill.core import ROLE_THRESHOLDS, distill_note
-from vaultkd.distill.taskform import is_statement, sentence_role
+from vaultkd.distill.taskform import is_question_form, is_statement, sentence_role
 from vaultkd.model.predictor import Predictions
 from vaultkd.roles import ROLE_INDEX, ROLES
 
@@ -157,3 +157,50 @@ def test_a_distillation_lists_no_statement_as_a_new_task() -> None:
     roles = {s.sentence.text: s.role for s in d.sentences}
     assert roles["Different is better."] == "context"
     assert roles["- [ ] renew the domain"] == "action"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do we need a second region before the EU launch?",
+        "Still unclear whether the grant covers travel.",
+        "Not sure the survey sample represents night-shift staff.",
+        "Possibly the SSD is fine and only the motherboard died.",
+        "Midterm format still not announced.",
+        "How the staging certificates are renewed.",
+        "Open: whether contractors can join the rotation.",
+        "The cutover date depends on finance’s quarter close.",
+    ],
+)
+def test_questions_have_a_question_mark_or_a_word_of_doubt(text: str) -> None:
+    assert is_question_form(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["server side features", "Cost per use", "1 tsp vanilla extract", "word order matters"]
+)
+def test_list_items_are_no_questions(text: str) -> None:
+    assert not is_question_form(text)
+
+
+def test_every_question_of_the_seed_set_has_the_form() -> None:
+    questions = [
+        row["text"]
+        for split in ("train", "dev", "test")
+        for row in map(json.loads, (SEED / f"{split}.jsonl").open(encoding="utf-8"))
+        if row["role"] == "question"
+    ]
+    assert len(questions) > 250
+    assert [t for t in questions if not is_question_form(t)] == []
+
+
+def test_a_fragment_read_as_a_question_is_left_out_or_takes_a_role_the_form_allows() -> None:
+    noise = probs(question=0.6, claim=0.3, context=0.1)
+    assert sentence_role("server side features", noise, ROLE_THRESHOLDS) == "context"
+    sure = probs(question=0.5, claim=0.45, context=0.05)
+    assert sentence_role("Cost per use matters most", sure, ROLE_THRESHOLDS) == "claim"
+    # The next role is checked too: a statement is not made a task on the way.
+    act = probs(question=0.5, action=0.45, claim=0.05)
+    assert sentence_role("word order matters", act, ROLE_THRESHOLDS) == "context"
+    asked = probs(question=0.5, claim=0.45, context=0.05)
+    assert sentence_role("Cost per use, or not?", asked, ROLE_THRESHOLDS) == "question"

@@ -143,18 +143,43 @@ def is_statement(text: str) -> bool:
     return len(words) > 1 and words[1] in _FINITE  # "Experience is overrated."
 
 
+# What a question without a question mark still says: that something is not known or not
+# settled ("Unclear whether the bonus is taxed.", "Possibly the SSD is fine.", "Midterm
+# format still not announced.", "How the certificates are renewed."). Every question of the
+# seed set has a question mark or one of these words.
+_QUESTION_WORDS = re.compile(
+    r"\?|\b(?:whether|if|unclear|unknown|known|know|knows|sure|unsure|uncertain|wonder|"
+    r"wondering|open|undecided|unresolved|undetermined|depends?|possibly|probably|maybe|"
+    r"perhaps|guess|asked|ask|asks|how|what|why|who|whom|whose|which|when|where|torn|clear|"
+    r"air|input|sign-off|still|yet|tell|never|missing|question|tbd|tbc|idea|doubt|curious)\b",
+    re.I,
+)
+
+
+def is_question_form(text: str) -> bool:
+    """Whether a sentence can be an open question by its form: a question mark, or a word
+    that says something is not known or not settled. "server side features" or "Cost per
+    use" (list items the student reads as questions) have neither."""
+    return bool(_QUESTION_WORDS.search(text.replace("’", "'")))
+
+
 def sentence_role(text: str, probs: Sequence[float], thresholds: Mapping[str, float]) -> str:
-    """The model's most likely role for a sentence, unless that is `action` and the sentence
-    is a statement by its form. Then its next most likely role if the model is as sure of it
-    as a listed item needs (`thresholds`, per role), else `context`: for a sentence read as an
-    action with p = 0.99 the rest is noise ("that was very nice." in a meeting), and taking it
-    would turn that noise into claims and questions (seed dev: next role always cost
-    ClaimBuster dev claim F1 0.724 -> 0.536; this rule 0.726, seed dev macro-F1 77.3 -> 78.3)."""
+    """The model's most likely role for a sentence, unless its form rules that role out: an
+    action that is a statement (`is_statement`), a question with neither a question mark nor
+    a word of doubt (`is_question_form`). Then the next most likely role the form allows, if
+    the model is as sure of it as a listed item needs (`thresholds`, per role), else
+    `context`: for a sentence read as an action with p = 0.99 the rest is noise ("that was
+    very nice." in a meeting), and taking it would turn that noise into claims and questions
+    (seed dev: the next role always cost ClaimBuster dev claim F1 0.724 -> 0.536; this rule
+    0.726, seed dev macro-F1 77.3 -> 78.3)."""
     order = sorted(range(len(ROLES)), key=lambda j: (-float(probs[j]), j))
-    best = ROLES[order[0]]
-    if best != "action" or not is_statement(text):
-        return best
-    second = ROLES[order[1]]
-    if float(probs[order[1]]) >= thresholds.get(second, 0.0):
-        return second
+    for rank, j in enumerate(order):
+        role = ROLES[j]
+        if (role == "action" and is_statement(text)) or (
+            role == "question" and not is_question_form(text)
+        ):
+            continue
+        if rank == 0 or float(probs[j]) >= thresholds.get(role, 0.0):
+            return role
+        return "context"
     return "context"
