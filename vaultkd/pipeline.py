@@ -380,6 +380,10 @@ class Session:
                     else:
                         chunk.append((i, item))
                 notes = [p for _, p in chunk]
+                if notes and self._graph is None:
+                    # Built before the model's thread starts: the graph's reader processes
+                    # are then forked, not spawned (a process with threads must spawn them).
+                    self.graph  # noqa: B018 - built for its side effect
                 cached, batches = self._plan(notes)
                 if pack:
                     running = model.submit(self._run_batches, batches, jobs)

@@ -137,7 +137,7 @@ def _is_prose(source: str) -> bool:
     if not words or (len(words) == 1 and words[0].endswith(":")):
         return False
     # "See [[X]]." and "See also [[A]] and [[B]].": a way to other notes too (the student read
-    # such lines as tasks: 8 of the sample vault's 26 new tasks were "See …" lines).
+    # such lines as tasks: 9 of the sample vault's 26 new tasks were "See …" lines).
     return stripped == source or not all(
         w.strip(".,;:!?()").lower() in _POINTER for w in words
     )
