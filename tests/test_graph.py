@@ -332,3 +332,33 @@ def test_a_damaged_cache_row_is_a_miss(tmp_path: Path, racy_50ms: None) -> None:
     cache.rows.clear()
     VaultGraph.build(vault, cache=cache)
     assert cache.rows == {}
+
+
+def test_a_build_pauses_the_cyclic_collector_and_restores_it(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = VaultGraph._connect_all
+
+    def spy(self: VaultGraph) -> None:
+        seen.append(gc.isenabled())
+        real(self)
+
+    monkeypatch.setattr(VaultGraph, "_connect_all", spy)
+    assert gc.isenabled()
+    g = VaultGraph.build(vault)
+    assert seen == [False] and gc.isenabled()
+    assert g.stats()["notes"] > 0
+    gc.disable()
+    try:
+        VaultGraph.build(vault)
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()
+    # An error inside the build leaves the collector as it found it.
+    monkeypatch.setattr(VaultGraph, "_connect_all", lambda self: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        VaultGraph.build(vault)
+    assert gc.isenabled()

@@ -18,7 +18,9 @@ note re-reads only the notes whose size, mtime or ctime changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import os
 import time
@@ -184,6 +186,23 @@ class VaultGraph:
         `jobs` > 1 reads notes in that many worker processes (reading is most of the work and
         is pure Python, so threads would not help); the graph itself is built here.
         """
+        # A vault's graph is about a million long-lived objects, allocated in one go: the
+        # cyclic collector ran full passes over them as they grew, a third of the build
+        # (the distilled 10,000-note synthetic vault, 55,000 notes: 3.2-3.8 s, 2.1 s with
+        # it paused). Nothing built here forms a cycle; reference counting frees the rest.
+        with _gc_paused():
+            return cls._build(root, reader, progress, jobs, links_only, cache)
+
+    @classmethod
+    def _build(
+        cls,
+        root: Path,
+        reader: NoteReader | None,
+        progress: Callable[[int, int], None] | None,
+        jobs: int,
+        links_only: bool,
+        cache: LinkCache | None,
+    ) -> VaultGraph:
         root = Path(root)
         scanned_ns = time.time_ns()
         files = scan_vault(root)
@@ -450,6 +469,17 @@ class VaultGraph:
             sources |= self._by_key.get(key, set())
         for src in sorted(sources - {skip}):
             self._connect(src)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _slim(links: tuple[Link, ...]) -> tuple[Link, ...]:
