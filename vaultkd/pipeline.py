@@ -187,12 +187,7 @@ class Session:
         self._graph: VaultGraph | None = graph if isinstance(graph, VaultGraph) else None
         self._build_graph = None if isinstance(graph, VaultGraph) else graph
         self._title_index: _TitleIndex | None = None
-        # Vectors of notes deleted while no daemon was watching are left out; later deletions
-        # reach `source_deleted`.
-        self._index: dict[str, np.ndarray] = {
-            k: v for k, v in db.note_embeddings(predictor.version).items()
-            if (root / k).is_file()
-        }
+        self._vectors: dict[str, np.ndarray] | None = None  # loaded when first needed, too
 
     @property
     def graph(self) -> VaultGraph:
@@ -201,6 +196,18 @@ class Session:
             self._graph = self._build_graph()
             self._build_graph = None
         return self._graph
+
+    @property
+    def _index(self) -> dict[str, np.ndarray]:
+        """Each distilled note's vector, from the state db (a vault's worth: 10,000 rows)."""
+        if self._vectors is None:
+            # Vectors of notes deleted while no daemon was watching are left out; later
+            # deletions reach `source_deleted`.
+            self._vectors = {
+                k: v for k, v in self.db.note_embeddings(self.predictor.version).items()
+                if (self.root / k).is_file()
+            }
+        return self._vectors
 
     @property
     def _titles(self) -> _TitleIndex:
