@@ -860,11 +860,17 @@ def vault_status(
         current = read_bytes(root / o.path)
         if current is None:
             continue
-        info = inspect(current)
         if o.status == "orphaned":
             out["orphaned"].append(o.path)
-        elif o.status == "kept" or info is None or not info.intact:
+        elif o.status == "kept":
             out["kept"].append(o.path)
+        elif full_hash(current) != o.file_hash:
+            # Not the bytes vaultkd wrote: edited, unless it still checks out as intact.
+            # (Reading every generated note's frontmatter as YAML made `status` take 11.5 s
+            # on a distilled 10,000-note vault; hashing the bytes first spares almost all.)
+            info = inspect(current)
+            if info is None or not info.intact:
+                out["kept"].append(o.path)
     return out
 
 
