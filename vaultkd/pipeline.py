@@ -777,9 +777,10 @@ def source_links(root: Path, rel_path: str) -> Note:
 def _sources(root: Path, db: StateDB) -> list[str]:
     from vaultkd.vault.scan import scan_vault
 
+    outputs = {o.path for o in db.outputs()}  # one query, not one per file
     out = []
     for f in scan_vault(root):
-        if f.kind != "note" or db.output(f.path) is not None:
+        if f.kind != "note" or f.path in outputs:
             continue
         if not looks_generated(root / f.path):
             out.append(f.path)
