@@ -333,8 +333,8 @@ def roles_rows(student: Student | None, rows: list[list[str]], names: list[str])
     if student is not None:
         p = student.predict(texts)
         preds["student argmax"] = p.roles()
-        # What distillations use: argmax, but a statement read as an action takes another
-        # role (`distill/taskform.py`).
+        # What distillations use: argmax, unless the sentence's form rules that role out (a
+        # statement read as an action, a fragment read as a question: `distill/taskform.py`).
         preds["student"] = [
             sentence_role(t, row, ROLE_THRESHOLDS)
             for t, row in zip(texts, p.role_probs, strict=True)

@@ -1,4 +1,4 @@
-"""Whether a sentence the model reads as an action can be a task at all.
+"""Whether a sentence can take the role the model gives it, by its form.
 
 LABELS.md defines an action as "a specific task someone owes". The student reads much general
 advice and many plain statements as actions ("Different is better." 0.93, "Being able to listen
@@ -6,15 +6,16 @@ well is a superpower." 0.87, "You just do it." 0.97 in a clipping of life advice
 new action becomes a `- [ ]` line that the Tasks plugin and task searches pick up. So before a
 sentence is given the role `action`, this checks its form: a statement, its subject first and
 no word of obligation, intention or time ("will", "needs to", "should", "by Friday", "X to do
-Y", "TODO"), owes nothing to anyone. Such a sentence takes its next most likely role where
-the model is sure enough of it to list it, else `context` (`sentence_role`).
+Y", "TODO"), owes nothing to anyone. Nor does a rule of conduct ("Don't be the best.", "Never
+miss twice."), and "should", "must" or "needs to" after a generic subject ("A card should ask
+one thing.") is a requirement, not a task. Imperatives ("Book the venue."), fragments ("Design
+spike — Jonas, two weeks."), questions that ask someone to act and anything this cannot parse
+keep the model's reading, so the check can only make the task list shorter.
 
-Rules of conduct ("Don't be the best.", "Never miss twice.") owe nothing either, and
-"should", "must" or "needs to" after a generic subject ("A card should ask one thing.") is a
-requirement, not a task. Only these are vetoed: imperatives ("Book the venue."), fragments
-("Design spike — Jonas, two weeks."), questions that ask someone to act and anything this
-cannot parse keep the model's reading, so the check can only make the task list shorter. Pure
-functions, `re` only; measured on the seed set in README "Quality" (new tasks).
+Likewise a sentence read as a question needs a question mark or a word of doubt: list items
+("server side features") are no open questions (`is_question_form`). A sentence whose role is
+ruled out takes its next most likely role where the model is sure enough of it to list it,
+else `context` (`sentence_role`). Pure functions, `re` only; measured in README "Quality".
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ _SUBORDINATE = frozenset(
 # kind." A task someone owes is a thing to do; these say how to be, for good (in the seed set
 # every such line is general advice, a claim; one that names a time, "Be at the station by
 # 8.", has a cue above and stays a task).
-_MAXIM = re.compile(r"^(?:don'?t|don’t|do not|never|always|be)\b", re.I)
+_MAXIM = re.compile(r"^(?:don'?t|do not|never|always|be)\b", re.I)  # apostrophes normalised
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
