@@ -24,9 +24,9 @@ from synth import make_vault  # noqa: E402
 from vaultkd.pipeline import Session  # noqa: E402
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     # Linux reports kilobytes, macOS bytes.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = resource.getrusage(who).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
@@ -51,6 +51,9 @@ def run(vault: Path, jobs: int) -> dict[str, float]:
         "sentences": sentences,
         "sentences_per_s": round(sentences / wall, 1) if wall else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        # The largest child so far: the graph's readers and pass 2's workers (forked, so
+        # much of it is pages shared with this process).
+        "peak_rss_child_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         "statuses": statuses,  # type: ignore[dict-item]
     }
 
@@ -80,7 +83,8 @@ def main() -> int:
             f"{name:>9}: {r['wall_s']:7.1f} s wall ({r['open_s']:.1f} s open, "
             f"{r['pending_s']:.1f} s pending) | {r['notes']} notes, {r['notes_per_s']} notes/s"
             f" | {r['sentences']} sentences, {r['sentences_per_s']} sentences/s | peak RSS "
-            f"{r['peak_rss_mb']} MB | {r['statuses']}"
+            f"{r['peak_rss_mb']} MB (largest worker {r['peak_rss_child_mb']} MB) | "
+            f"{r['statuses']}"
         )
     return 0
 

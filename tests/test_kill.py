@@ -158,3 +158,66 @@ def test_sigkill_leaves_old_or_new_and_next_run_finishes(tmp_path: Path) -> None
         shutil.rmtree(vault)
     print(f"{partial}/{rounds} rounds killed between writes")
     assert partial > 0, "no round was killed while writing; the test proved nothing"
+
+
+WORKER_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from fake_predictor import FakePredictor
+import vaultkd.pipeline as pipeline
+pipeline.CHUNK_NOTES = 4
+pipeline._PARALLEL_MIN = 4
+pipeline.distill_workers = lambda: 1
+parent = os.getpid()
+real = pipeline.Session._compute
+
+def compute(self, p, *args):
+    if os.getpid() != parent:
+        Path({pid_file!r}).write_text(str(os.getpid()))
+        time.sleep(60)  # the writer is killed meanwhile
+    return real(self, p, *args)
+
+pipeline.Session._compute = compute
+with pipeline.Session.open(Path({vault!r}), predictor=FakePredictor()) as s:
+    s.distill(s.sources())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone but for its exit status (nobody reaps an orphan's child at once).
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pass-2 workers: Linux only")
+def test_pass_two_workers_leave_when_the_writer_is_killed(tmp_path: Path) -> None:
+    vault = small_vault(tmp_path / "v")
+    pid_file = tmp_path / "worker.pid"
+    script = WORKER_SCRIPT.format(
+        tests=str(ROOT / "tests"), pid_file=str(pid_file), vault=str(vault)
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert proc.poll() is None, "the run ended before its worker started"
+            assert time.monotonic() < deadline, "no pass-2 worker started"
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), "the worker outlived its killed writer"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if pid_file.exists() and pid_file.read_text() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -550,3 +550,189 @@ def test_an_unchanged_note_is_answered_without_building_the_graph(
     with open_session(vault) as s:
         assert "Meetings/Retro.md" in s.graph.notes() and s.graph is s.graph
         assert len(builds) == 2
+
+
+# -- pass 2 in worker processes -------------------------------------------------------------
+
+
+def _with_workers(monkeypatch: pytest.MonkeyPatch, workers: int, chunk: int = 4) -> list[str]:
+    """Make a run of the sample vault packed and give pass 2 `workers` forked workers;
+    returns the list the parent's own pass-2 work (`_finish`) is recorded in."""
+    import sys
+
+    import vaultkd.pipeline as pipeline
+
+    if workers and not sys.platform.startswith("linux"):
+        pytest.skip("pass-2 workers are forked on Linux only")
+    monkeypatch.setattr(pipeline, "CHUNK_NOTES", 4)
+    monkeypatch.setattr(pipeline, "_PARALLEL_MIN", 4)
+    monkeypatch.setattr(pipeline, "_WORKER_CHUNK", chunk)
+    monkeypatch.setattr(pipeline, "distill_workers", lambda: workers)
+    here: list[str] = []
+    real = pipeline.Session._finish
+
+    def finish(self: Session, p: pipeline._Prepared, *args: object, **kw: object) -> object:
+        here.append(p.rel)
+        return real(self, p, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline.Session, "_finish", finish)
+    return here
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {k: v[0] for k, v in snapshot(root).items()}
+
+
+def _outcome(results: list) -> list[tuple]:  # type: ignore[type-arg]
+    return [(r.note, r.status, r.written, r.kept, r.message, r.report) for r in results]
+
+
+def test_pass_two_workers_write_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
+    _with_workers(monkeypatch, 0)
+    with open_session(one) as s:
+        want = s.distill(s.sources())
+    here = _with_workers(monkeypatch, 1)
+    with open_session(two) as s:
+        got = s.distill(s.sources())
+        assert s.pending() == []
+    assert len(here) < len(got) // 2, "the workers did not run"
+    assert _outcome(got) == _outcome(want)
+    assert _files(two) == _files(one)
+
+
+def test_titles_two_workers_both_chose_are_chosen_again_by_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same key claim in six notes: "Cold starts …", "Cold starts … 2", … One note per
+    # task and two workers, so each worker misses the titles the other handed out.
+    def vault(root: Path) -> Path:
+        (root / ".obsidian").mkdir(parents=True)
+        for i in range(6):
+            (root / f"n{i}.md").write_text(APOLLO.replace("Apollo", f"Note {i}"))
+        return root
+
+    one, two = vault(tmp_path / "one"), vault(tmp_path / "two")
+    _with_workers(monkeypatch, 0)
+    with open_session(one) as s:
+        want = s.distill(s.sources())
+    here = _with_workers(monkeypatch, 2, chunk=1)
+    with open_session(two) as s:
+        got = s.distill(s.sources())
+    assert 0 < len(here) < 6  # some worked out again here, not all
+    assert _outcome(got) == _outcome(want)
+    assert _files(two) == _files(one)
+    titles = sorted(p.name for p in (two / "Atomic").iterdir())
+    assert len(titles) == len({t.casefold() for t in titles}) >= 6
+
+
+def test_a_note_a_worker_fails_on_is_worked_out_by_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import vaultkd.pipeline as pipeline
+
+    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
+    _with_workers(monkeypatch, 0)
+    with open_session(one) as s:
+        want = s.distill(s.sources())
+    parent = os.getpid()
+    real = pipeline.Session._compute
+    target = "Meetings/2026-03-16 Retro.md"
+
+    def compute(self: Session, p: pipeline._Prepared, *args: object) -> object:
+        if os.getpid() != parent and p.rel == target:
+            raise RuntimeError("only in the worker")
+        return real(self, p, *args)  # type: ignore[arg-type]
+
+    here = _with_workers(monkeypatch, 1)
+    monkeypatch.setattr(pipeline.Session, "_compute", compute)
+    with open_session(two) as s:
+        got = s.distill(s.sources())
+    assert target in here
+    assert _outcome(got) == _outcome(want)
+    assert _files(two) == _files(one)
+
+
+def test_a_worker_that_dies_leaves_the_rest_to_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import vaultkd.pipeline as pipeline
+
+    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
+    _with_workers(monkeypatch, 0)
+    with open_session(one) as s:
+        want = s.distill(s.sources())
+    parent = os.getpid()
+    real = pipeline.Session._compute
+    with open_session(two) as s:
+        sources = s.sources()
+    victim = sources[len(sources) // 2]
+
+    def compute(self: Session, p: pipeline._Prepared, *args: object) -> object:
+        if os.getpid() != parent and p.rel == victim:
+            os._exit(9)  # as if the kernel killed it
+        return real(self, p, *args)  # type: ignore[arg-type]
+
+    here = _with_workers(monkeypatch, 1)
+    monkeypatch.setattr(pipeline.Session, "_compute", compute)
+    with open_session(two) as s:
+        got = s.distill(sources)
+    assert victim in here and len(here) < len(sources)
+    assert _outcome(got) == _outcome(want)
+    assert _files(two) == _files(one)
+
+
+def test_a_note_saved_before_a_worker_reads_it_is_retried_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _sample_copy(tmp_path / "v")
+    here = _with_workers(monkeypatch, 1)
+    note = "Meetings/2026-03-16 Retro.md"
+    edited = (root / note).read_bytes() + b"\nA line typed while vaultkd was reading.\n"
+
+    def save_after_pass_one(done: int, total: int) -> None:
+        if done == total // 2:  # every note predicted, the workers not yet started
+            (root / note).write_bytes(edited)
+
+    with open_session(root) as s:
+        results = {r.note: r for r in s.distill(s.sources(), progress=save_after_pass_one)}
+        assert results[note].status == "retry"
+        assert (root / note).read_bytes() == edited
+        assert not (root / "Distilled" / note).exists()
+        assert sum(r.status == "written" for r in results.values()) > 20
+        assert s.pending() == [note]
+    assert note not in here and len(here) < 5  # the worker found it changed
+
+
+def test_a_note_saved_after_a_worker_read_it_is_retried_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    root = _sample_copy(tmp_path / "v")
+    here = _with_workers(monkeypatch, 1)
+    note = "Meetings/2026-03-16 Retro.md"
+    edited = (root / note).read_bytes() + b"\nA line typed while vaultkd was writing.\n"
+    real = pipeline.Session._computed_elsewhere
+
+    def elsewhere(self: Session, prepared: list, args: tuple) -> object:  # type: ignore[type-arg]
+        for p, c in zip(prepared, real(self, prepared, args), strict=True):
+            if p.rel == note:
+                assert isinstance(c, pipeline._Computed)  # the worker distilled it …
+                (root / note).write_bytes(edited)  # … and then the user saved it
+            yield c
+
+    monkeypatch.setattr(pipeline.Session, "_computed_elsewhere", elsewhere)
+    with open_session(root) as s:
+        results = {r.note: r for r in s.distill(s.sources())}
+        assert results[note].status == "retry"
+        assert (root / note).read_bytes() == edited
+        assert not (root / "Distilled" / note).exists()
+        assert s.pending() == [note]
+    assert note not in here

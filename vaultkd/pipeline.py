@@ -15,17 +15,25 @@ Notes too short to distil get no files; the run says so. Generated notes are nev
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import pickle
+import sys
+import threading
 import zlib
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from vaultkd.config import CONFIG_NAME, STATE_DIR, Config
 from vaultkd.distill.connections import Neighbours, VectorIndex, find_connections, note_vector
@@ -138,6 +146,23 @@ class _Prepared:
 
     def release(self) -> None:
         self.note, self.sentences, self.data, self.preds = _PACKED, [], b"", None
+
+
+@dataclass
+class _Computed:
+    """What pass 2 works out for a note before writing (`Session._compute`)."""
+
+    files: list[OutputFile]
+    new_data: bytes | None  # the source's new bytes (--inline, --block-refs); None: as it is
+    edit_problem: str
+    warn: str
+    too_short: bool
+    reason: str
+    counts: str  # "3 claims, 1 questions, …" for the one-line message
+    report: dict[str, Any] | None
+    sentences: int
+    titles: dict[str, tuple[int, bool]]  # title keys asked of the vault: (own, taken)
+    preds: Predictions | None  # with new_data: cached again under the edited bytes
 
 
 def _mode(inline: bool, block_refs: bool, new_tasks: bool = True) -> str:
@@ -321,16 +346,20 @@ class Session:
         `progress(done, total)` counts both passes (total = 2 × notes). `reports=False` leaves
         out the per-note --json objects (a vault's worth of them is large).
         """
-        if not options.dry_run:
-            return self._distill(rel_paths, options, progress, jobs, reports)
-        # A dry run hands out titles as a real run would (a second note with the same claim
-        # gets "… 2"), in a copy of the title index that is dropped afterwards.
-        titles = self._titles
-        self._titles = titles.copy()
-        try:
-            return self._distill(rel_paths, options, progress, jobs, reports)
-        finally:
-            self._titles = titles
+        # numpy's BLAS is used for matrix-vector products only (connections), too small to
+        # gain from threads; its idle threads spin, taking the core that parsing, the model
+        # or a pass-2 worker needs (3,000 notes: pass 2 with a worker 72 s -> 44 s).
+        with threadpool_limits(limits=1, user_api="blas"):
+            if not options.dry_run:
+                return self._distill(rel_paths, options, progress, jobs, reports)
+            # A dry run hands out titles as a real run would (a second note with the same
+            # claim gets "… 2"), in a copy of the title index that is dropped afterwards.
+            titles = self._titles
+            self._titles = titles.copy()
+            try:
+                return self._distill(rel_paths, options, progress, jobs, reports)
+            finally:
+                self._titles = titles
 
     def _distill(
         self,
@@ -409,15 +438,27 @@ class Session:
         index = VectorIndex(self._index) if prepared else VectorIndex({})
         memo: Neighbours = {}  # the link graph does not change during pass 2
         writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
-        for i, p in prepared:
+        far = self._computed_elsewhere(
+            [p for _, p in prepared], (inline, block_refs, index, memo, reports)
+        )
+        for (i, p), c in zip(prepared, far, strict=True):
             try:
-                if p.packed is not None and not self._unpack(p):
+                if c == "retry":
+                    results[i] = self._retry(p)
+                elif isinstance(c, _Computed) and self._titles.agrees(c.titles):
+                    # Worked out in a worker; the titles it chose are still free. Re-read just
+                    # before writing: Obsidian may have saved the note since it was read.
+                    data = read_bytes(vault_path(self.root, p.rel))
+                    if data is None or short_hash(data) != p.source_hash:
+                        results[i] = self._retry(p, c.report)
+                    else:
+                        results[i] = self._commit(p, c, data, writer, mode)
+                elif p.packed is not None and not self._unpack(p):
                     results[i] = self._retry(p)
                 else:
                     results[i] = self._finish(
                         p, writer, inline, block_refs, mode, index, memo, reports
                     )
-                    results[i].sentences = len(p.sentences)
             except (OSError, UnsafePath) as exc:
                 results[i] = NoteResult(p.rel, "error", message=f"{p.rel}: {exc}")
             except Exception as exc:  # noqa: BLE001 - one bad note must not stop a vault run
@@ -592,59 +633,149 @@ class Session:
                 return sum(pool.map(run, batches))
         return sum(run(group) for group in batches)
 
-    def _taken_titles(self, rel: str) -> VaultTitleKeys:
+    def _computed_elsewhere(
+        self, prepared: list[_Prepared], args: tuple[Any, ...]
+    ) -> Iterator[_Computed | str | None]:
+        """Per note of pass 2, in order: what a worker process worked out for it (`_Computed`),
+        "retry" when the note changed since pass 1, or None: work it out here.
+
+        Pass 2 is a writer (this process: the state db, the title index, every file written)
+        and the work before writing (connections, distillation, rendering: half of pass 2),
+        which needs nothing the writer changes but the titles; forked workers do that part
+        while this process writes. A worker's note whose titles are no longer free, or that
+        failed there, is worked out here again, so the files are those of a run without
+        workers. Only packed (vault-sized) runs on Linux, with cores to spare, and not from a
+        process running other threads (the daemon), where fork is unsafe."""
+        global _FORKED
+        workers = distill_workers()
+        if (
+            workers < 1
+            or len(prepared) < _PARALLEL_MIN
+            or any(p.packed is None for p in prepared)
+            # Linux only: on macOS a forked child must not call into Accelerate (numpy's
+            # BLAS there) or other system libraries a parent thread has started.
+            or not sys.platform.startswith("linux")
+            or not _fork_is_safe()
+        ):
+            yield from repeat(None, len(prepared))
+            return
+        _FORKED = (self, prepared, args)
+        chunks = [
+            list(range(a, min(a + _WORKER_CHUNK, len(prepared))))
+            for a in range(0, len(prepared), _WORKER_CHUNK)
+        ]
+        given = 0
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start
+        )
+        try:
+            ahead: deque[Future[list[_Computed | str | None]]] = deque()
+            for chunk in chunks:
+                ahead.append(pool.submit(_worker_compute, chunk))
+                # A few chunks ahead keep the workers busy without holding a vault's worth of
+                # rendered notes in memory while the writer catches up.
+                if len(ahead) > 2 * workers:
+                    got = ahead.popleft().result()
+                    given += len(got)
+                    yield from got
+            while ahead:
+                got = ahead.popleft().result()
+                given += len(got)
+                yield from got
+        except (OSError, BrokenProcessPool) as exc:
+            # No worker processes here (a sandbox, no /dev/shm, a killed worker): the rest is
+            # worked out in this process.
+            log.info("distilling in this process only (%s)", exc)
+            yield from repeat(None, len(prepared) - given)
+        finally:
+            _FORKED = None
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _taken_titles(self, rel: str) -> _AskedTitleKeys:
         return self._titles.taken(_stem(o.path) for o in self.db.outputs(rel))
 
     def _finish(
         self, p: _Prepared, writer: VaultWriter, inline: bool, block_refs: bool, mode: str,
         index: VectorIndex, memo: Neighbours, reports: bool = True,
     ) -> NoteResult:
+        c = self._compute(p, inline, block_refs, index, memo, reports)
+        # Re-read just before writing: Obsidian may have saved the note since we read it.
+        if read_bytes(vault_path(self.root, p.rel)) != p.data:
+            return self._retry(p, c.report)
+        return self._commit(p, c, p.data, writer, mode)
+
+    def _compute(
+        self, p: _Prepared, inline: bool, block_refs: bool, index: VectorIndex,
+        memo: Neighbours, reports: bool,
+    ) -> _Computed:
+        """Pass 2 up to the writing: the distillation, its files and the source's new bytes.
+        Reads the state db but writes nothing, so another process may do it (`_computed`)."""
         assert p.preds is not None
         config = replace(self.config, inline=inline, block_refs=block_refs)
         connections = self._connections(p.rel, config, index, memo)
         preds = note_in_context(
             p.note, [s.text for s in p.sentences], p.preds, self._context, self._paper_context
         )
-        d = distill_note(
-            p.note, p.sentences, preds, config, connections, taken_titles=self._taken_titles(p.rel)
-        )
-        report = to_report(d, config) if reports else None
-        version = self.predictor.version
+        taken = self._taken_titles(p.rel)
+        d = distill_note(p.note, p.sentences, preds, config, connections, taken_titles=taken)
         warn = ""
         if p.note.frontmatter_error:
             warn = f" (frontmatter is not valid YAML, distilled from the text: " \
                    f"{p.note.frontmatter_error}; fix the YAML, vaultkd never rewrites it)"
         files: list[OutputFile] = []
         if not d.too_short:
+            version = self.predictor.version
             rendered = [render_distillation(d, p.note, config, version, self.graph)]
             rendered += render_atomic(d, p.note, config, version, self.graph)
             files = [_output_file(r) for r in rendered]
         new_data, edit_problem = self._source_edit(p, d, inline, block_refs)
-        # Re-read just before writing: Obsidian may have saved the note since we read it.
-        path = vault_path(self.root, p.rel)
-        if read_bytes(path) != p.data:
-            return self._retry(p, report)
+        edits = new_data != p.data
+        return _Computed(
+            files=files,
+            new_data=new_data if edits else None,
+            edit_problem=edit_problem,
+            warn=warn,
+            too_short=d.too_short,
+            reason=d.reason,
+            counts=(
+                f"{len(d.claims)} claims, {len(d.questions)} questions, "
+                f"{len(d.decisions)} decisions, {len(d.actions)} actions, "
+                f"{len(d.atomic)} atomic"
+            ),
+            report=to_report(d, config) if reports else None,
+            sentences=len(p.sentences),
+            titles=taken.asked,
+            preds=p.preds if edits else None,
+        )
+
+    def _commit(
+        self, p: _Prepared, c: _Computed, data: bytes, writer: VaultWriter, mode: str
+    ) -> NoteResult:
+        """Write what `_compute` worked out for a note whose bytes on disk are `data`."""
+        version = self.predictor.version
+        new_data = c.new_data if c.new_data is not None else data
         edited = False
         final_hash = short_hash(new_data)
-        if new_data != p.data and not writer.dry_run:
+        if c.new_data is not None and not writer.dry_run:
+            assert c.preds is not None
             # Cache the predictions under the edited bytes first: a run killed right after the
             # edit then resumes from the same predictions (same ids, same titles).
             with self.db.transaction():
                 self.db.set_prediction(
-                    p.rel, self.predictor.version, final_hash, self._index[p.rel],
-                    (p.preds.role_probs, p.preds.salience, p.preds.embeddings),
+                    p.rel, version, final_hash, self._index[p.rel],
+                    (c.preds.role_probs, c.preds.salience, c.preds.embeddings),
                 )
         try:
-            if new_data != p.data:
-                edited = writer.edit_source(p.rel, p.data, new_data)
+            if c.new_data is not None:
+                edited = writer.edit_source(p.rel, data, new_data)
         except ChangedOnDisk:
-            return self._retry(p, report)
-        wr = writer.write_outputs(p.rel, files, model=version, source_hash=final_hash)
+            return self._retry(p, c.report)
+        wr = writer.write_outputs(p.rel, c.files, model=version, source_hash=final_hash)
         if wr.retry:
             status = "retry"
         elif wr.errors:
             status = "error"
-        elif d.too_short:
+        elif c.too_short:
             status = "too_short"
         elif wr.written or wr.removed or edited:
             status = "written"
@@ -653,18 +784,20 @@ class Session:
         else:
             status = "unchanged"
         written = ([p.rel] if edited else []) + wr.written
-        message = _message(p.rel, status, d, wr, edited, writer.dry_run) + warn
-        if edit_problem:
-            message += f" ({edit_problem})"
-        if report is not None:
-            report.update(
+        message = _message(p.rel, status, c, wr, edited, writer.dry_run) + c.warn
+        if c.edit_problem:
+            message += f" ({c.edit_problem})"
+        if c.report is not None:
+            c.report.update(
                 {"status": status, "written": written, "kept": wr.kept, "removed": wr.removed}
             )
         if not writer.dry_run:
             self._after_write(p, status, message, new_data, edited, final_hash, mode, wr)
         elif status != "retry":
             self._track_titles(wr)  # the run's own copy of the index (see `distill`)
-        return NoteResult(p.rel, status, written, wr.kept, message, report)
+        result = NoteResult(p.rel, status, written, wr.kept, message, c.report)
+        result.sentences = c.sentences
+        return result
 
     def _connections(
         self, rel: str, config: Config, index: VectorIndex, memo: Neighbours
@@ -885,6 +1018,65 @@ def undo_note(vault_root: Path, rel_path: str, *, force: bool = False) -> str:
         db.close()
 
 
+_PARALLEL_MIN = CHUNK_NOTES  # below this, pass 2 stays in one process
+_WORKER_CHUNK = 32  # notes per task sent to a pass-2 worker
+# What a forked pass-2 worker works on: the session, pass 2's notes, `_compute`'s arguments.
+_FORKED: tuple[Session, list[_Prepared], tuple[Any, ...]] | None = None
+
+
+def distill_workers() -> int:
+    """Worker processes for pass 2 beside the writer: one per further core, at most 3."""
+    return max(0, min(3, (os.cpu_count() or 1) - 1))
+
+
+def _fork_is_safe() -> bool:
+    """No thread runs but this one and the idle threads of vaultkd's flush pool (idle
+    between writes): a forked child then finds no lock held by a thread it lacks."""
+    me = threading.current_thread()
+    return all(t is me or t.name.startswith("vaultkd-fsync") for t in threading.enumerate())
+
+
+def _worker_start() -> None:
+    assert _FORKED is not None
+    # A writer killed with SIGKILL cannot stop its workers: each leaves when its parent goes.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_exit_with, args=(parent.sentinel,), name="vaultkd-orphan", daemon=True
+        ).start()
+    session = _FORKED[0]
+    # The parent's connection must not be used across fork; a worker only reads.
+    session.db = StateDB.reader(session.db.path)
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _worker_compute(rows: list[int]) -> list[_Computed | str | None]:
+    assert _FORKED is not None
+    session, prepared, args = _FORKED
+    out: list[_Computed | str | None] = []
+    for r in rows:
+        p = prepared[r]
+        try:
+            if p.packed is not None and not session._unpack(p):
+                out.append("retry")
+            else:
+                c = session._compute(p, *args)
+                out.append(c)
+                # The writer will most likely write these: the worker's copy of the title
+                # index then says what the writer's will say to the next notes.
+                for f in c.files:
+                    session._titles.add(_stem(f.rel_path))
+        except Exception:  # noqa: BLE001 - the parent works it out again and reports it
+            out.append(None)
+        finally:
+            p.release()
+    return out
+
+
 class _TitleIndex:
     """How many notes of the vault carry each title (as `title_key`s), kept current as a run
     writes and removes notes, so a note's new titles are checked against the whole vault
@@ -910,9 +1102,32 @@ class _TitleIndex:
         twin._counts = self._counts.copy()
         return twin
 
-    def taken(self, own: Iterable[str]) -> VaultTitleKeys:
+    def taken(self, own: Iterable[str]) -> _AskedTitleKeys:
         """Title keys taken for a note whose earlier outputs are titled `own`."""
-        return VaultTitleKeys(self._counts, Counter(title_key(t) for t in own))
+        return _AskedTitleKeys(self._counts, Counter(title_key(t) for t in own))
+
+    def agrees(self, asked: Mapping[str, tuple[int, bool]]) -> bool:
+        """Whether every title key in `asked` is taken now as it was when it was asked."""
+        return all((self._counts.get(k, 0) > own) == was for k, (own, was) in asked.items())
+
+
+class _AskedTitleKeys(VaultTitleKeys):
+    """`VaultTitleKeys` that remembers what it told about the vault's titles: a note
+    distilled in another process, from a copy of the index, keeps its titles only if the
+    index still says the same when the note is written (`_TitleIndex.agrees`); make_title
+    would otherwise have chosen differently."""
+
+    def __init__(self, counts: Mapping[str, int], own: Mapping[str, int]) -> None:
+        super().__init__(counts, own)
+        self.asked: dict[str, tuple[int, bool]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        if set.__contains__(self, key) or not isinstance(key, str):
+            return set.__contains__(self, key)
+        own = self._own.get(key, 0)
+        taken = self._counts.get(key, 0) > own
+        self.asked[key] = (own, taken)
+        return taken
 
 
 def _stem(rel_path: str) -> str:
@@ -926,11 +1141,11 @@ def _output_file(r: Rendered) -> OutputFile:
 
 
 def _message(
-    rel: str, status: str, d: Distillation, wr: WriteReport, edited: bool, dry_run: bool
+    rel: str, status: str, c: _Computed, wr: WriteReport, edited: bool, dry_run: bool
 ) -> str:
     would = "would write" if dry_run else "wrote"
     if status == "too_short":
-        msg = f"{rel}: too short to distil ({d.reason})"
+        msg = f"{rel}: too short to distil ({c.reason})"
         if wr.removed:
             msg += f"; removed {len(wr.removed)} earlier note(s)"
         return msg
@@ -951,8 +1166,4 @@ def _message(
         parts.append(f"removed {len(wr.removed)} stale note(s)")
     if wr.orphaned:
         parts.append(f"kept {len(wr.orphaned)} stale note(s) you edited")
-    counts = (
-        f"{len(d.claims)} claims, {len(d.questions)} questions, {len(d.decisions)} decisions, "
-        f"{len(d.actions)} actions, {len(d.atomic)} atomic"
-    )
-    return f"{rel}: {counts}; " + "; ".join(parts or ["nothing to write"])
+    return f"{rel}: {c.counts}; " + "; ".join(parts or ["nothing to write"])

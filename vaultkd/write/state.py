@@ -146,6 +146,16 @@ class StateDB:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.migrate()
 
+    @classmethod
+    def reader(cls, path: Path) -> StateDB:
+        """A read-only connection to an existing state db (a worker process's)."""
+        db = cls.__new__(cls)
+        db.path = path
+        db.conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30.0
+        )
+        return db
+
     # -- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:
