@@ -736,3 +736,25 @@ def test_a_note_saved_after_a_worker_read_it_is_retried_untouched(
         assert not (root / "Distilled" / note).exists()
         assert s.pending() == [note]
     assert note not in here
+
+
+def test_without_worker_processes_the_writer_does_it_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
+    _with_workers(monkeypatch, 0)
+    with open_session(one) as s:
+        want = s.distill(s.sources())
+    here = _with_workers(monkeypatch, 1)
+
+    def no_processes(*args: object, **kw: object) -> None:
+        raise OSError("no /dev/shm here")  # what a sandbox says
+
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", no_processes)
+    with open_session(two) as s:
+        got = s.distill(s.sources())
+    assert len(here) == len(got)
+    assert _outcome(got) == _outcome(want)
+    assert _files(two) == _files(one)

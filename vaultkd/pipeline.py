@@ -19,13 +19,13 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import signal
 import sys
 import threading
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
@@ -665,10 +665,11 @@ class Session:
             for a in range(0, len(prepared), _WORKER_CHUNK)
         ]
         given = 0
-        pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start
-        )
+        pool: ProcessPoolExecutor | None = None
         try:
+            pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start
+            )
             ahead: deque[Future[list[_Computed | str | None]]] = deque()
             for chunk in chunks:
                 ahead.append(pool.submit(_worker_compute, chunk))
@@ -682,14 +683,15 @@ class Session:
                 got = ahead.popleft().result()
                 given += len(got)
                 yield from got
-        except (OSError, BrokenProcessPool) as exc:
-            # No worker processes here (a sandbox, no /dev/shm, a killed worker): the rest is
-            # worked out in this process.
-            log.info("distilling in this process only (%s)", exc)
+        except Exception as exc:  # noqa: BLE001 - the writer can always do the work itself
+            # No worker processes here (a sandbox, no /dev/shm), a killed worker, a result
+            # that did not come back: the rest is worked out in this process.
+            log.info("distilling in this process only (%s: %s)", type(exc).__name__, exc)
             yield from repeat(None, len(prepared) - given)
         finally:
             _FORKED = None
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _taken_titles(self, rel: str) -> _AskedTitleKeys:
         return self._titles.taken(_stem(o.path) for o in self.db.outputs(rel))
@@ -1044,6 +1046,9 @@ def _worker_start() -> None:
         threading.Thread(
             target=_exit_with, args=(parent.sentinel,), name="vaultkd-orphan", daemon=True
         ).start()
+    # Ctrl-C reaches the whole process group: the writer handles it, and its workers go
+    # when it does.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     session = _FORKED[0]
     # The parent's connection must not be used across fork; a worker only reads.
     session.db = StateDB.reader(session.db.path)

@@ -14,7 +14,7 @@ Rules it enforces, whatever the caller asks:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,14 +80,20 @@ class VaultWriter:
         states: list[OutputState] = []
         produced: set[str] = set()
         planned: list[tuple[Path, bytes, bytes | None, OutputState]] = []
+        # Each path is checked once (it resolves symlinks: a tenth of a millisecond each).
+        paths: dict[str, Path | UnsafePath] = {}
+        for f in files:
+            try:
+                paths[f.rel_path] = vault_path(self.root, f.rel_path)
+            except UnsafePath as exc:
+                paths[f.rel_path] = exc
         if not self.dry_run:
-            self._record_intent(source, files)
+            self._record_intent(source, files, paths)
         for f in files:
             produced.add(f.rel_path)
-            try:
-                path = vault_path(self.root, f.rel_path)
-            except UnsafePath as exc:
-                report.errors.append(f"refused to write {exc}")
+            path = paths[f.rel_path]
+            if isinstance(path, UnsafePath):
+                report.errors.append(f"refused to write {path}")
                 continue
             data = render_file(
                 f.frontmatter, f.body, kind=f.kind, source=source, model=model,
@@ -124,18 +130,17 @@ class VaultWriter:
                     self.db.delete_output(p)
         return report
 
-    def _record_intent(self, source: str, files: Sequence[OutputFile]) -> None:
+    def _record_intent(
+        self, source: str, files: Sequence[OutputFile], paths: Mapping[str, Path | UnsafePath]
+    ) -> None:
         """Record new output paths before writing them: a run killed half way then still
         knows which files on disk belong to `source` (their titles stay this note's)."""
         new = []
         for f in files:
-            if self.db.output(f.rel_path) is not None:
+            path = paths[f.rel_path]
+            if isinstance(path, UnsafePath) or self.db.output(f.rel_path) is not None:
                 continue
-            try:
-                exists = vault_path(self.root, f.rel_path).exists()
-            except UnsafePath:
-                continue
-            if not exists:
+            if not path.exists():
                 new.append(OutputState(f.rel_path, source, f.kind, "", "current"))
         if new:
             with self.db.transaction():
