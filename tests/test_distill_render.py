@@ -43,6 +43,7 @@ PARTS = [
 CONNS = [
     Connection("Projects/Release process.md", 0.91, True, "link"),
     Connection("Notes/Test pyramid.md", 0.8234, False, "embedding"),
+    Connection("Categories/Meetings.md", 0.0, True, "link"),  # a category page: no prose
 ]
 MODEL = "fake-predictor 1 (sha256:0000)"
 
@@ -79,6 +80,7 @@ def test_distillation_note_has_the_sections_and_links_back() -> None:
     )
     assert "- [[Projects/Release process]] (linked, 0.91)" in body
     assert "- [[Notes/Test pyramid]] (suggested, 0.82)" in body
+    assert "- [[Categories/Meetings]] (linked)\n" in body  # not "linked, 0.00"
     # Every claim line carries its layer's emphasis when it has one.
     for item in d.claims:
         layer = d.sentences[item.sentence_index].layer

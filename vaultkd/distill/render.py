@@ -363,7 +363,12 @@ def render_distillation(
     if d.connections:
         lines += ["", "## Connections"]
         for c in d.connections:
-            how = f"linked, {c.score:.2f}" if c.linked else f"suggested, {c.score:.2f}"
+            if c.linked and round(c.score, 2) == 0:
+                # A linked note with nothing to compare (a category or people page without
+                # prose, no shared neighbours): "linked, 0.00" would read as "unrelated".
+                how = "linked"
+            else:
+                how = f"linked, {c.score:.2f}" if c.linked else f"suggested, {c.score:.2f}"
             lines.append(f"- {wikilink(c.target)} ({how})")
     return Rendered(
         rel_path=out_path,
