@@ -628,8 +628,9 @@ def test_titles_two_workers_both_chose_are_chosen_again_by_the_writer(
     assert len(titles) == len({t.casefold() for t in titles}) >= 6
 
 
-def test_a_note_a_worker_fails_on_is_worked_out_by_the_writer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_note_a_worker_fails_on_or_dies_on_is_worked_out_by_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     import os
 
@@ -639,51 +640,23 @@ def test_a_note_a_worker_fails_on_is_worked_out_by_the_writer(
     _with_workers(monkeypatch, 0)
     with open_session(one) as s:
         want = s.distill(s.sources())
+        sources = s.sources()
     parent = os.getpid()
     real = pipeline.Session._compute
-    target = "Meetings/2026-03-16 Retro.md"
+    target = sources[len(sources) // 2]
 
     def compute(self: Session, p: pipeline._Prepared, *args: object) -> object:
         if os.getpid() != parent and p.rel == target:
+            if how == "dies":
+                os._exit(9)  # as if the kernel killed it: the rest is the writer's
             raise RuntimeError("only in the worker")
         return real(self, p, *args)  # type: ignore[arg-type]
 
     here = _with_workers(monkeypatch, 1)
     monkeypatch.setattr(pipeline.Session, "_compute", compute)
     with open_session(two) as s:
-        got = s.distill(s.sources())
-    assert target in here
-    assert _outcome(got) == _outcome(want)
-    assert _files(two) == _files(one)
-
-
-def test_a_worker_that_dies_leaves_the_rest_to_the_writer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    import vaultkd.pipeline as pipeline
-
-    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
-    _with_workers(monkeypatch, 0)
-    with open_session(one) as s:
-        want = s.distill(s.sources())
-    parent = os.getpid()
-    real = pipeline.Session._compute
-    with open_session(two) as s:
-        sources = s.sources()
-    victim = sources[len(sources) // 2]
-
-    def compute(self: Session, p: pipeline._Prepared, *args: object) -> object:
-        if os.getpid() != parent and p.rel == victim:
-            os._exit(9)  # as if the kernel killed it
-        return real(self, p, *args)  # type: ignore[arg-type]
-
-    here = _with_workers(monkeypatch, 1)
-    monkeypatch.setattr(pipeline.Session, "_compute", compute)
-    with open_session(two) as s:
         got = s.distill(sources)
-    assert victim in here and len(here) < len(sources)
+    assert target in here and len(here) < len(sources)
     assert _outcome(got) == _outcome(want)
     assert _files(two) == _files(one)
 
