@@ -587,13 +587,22 @@ def _outcome(results: list) -> list[tuple]:  # type: ignore[type-arg]
     return [(r.note, r.status, r.written, r.kept, r.message, r.report) for r in results]
 
 
-def test_pass_two_workers_write_what_one_process_writes(
+def _one_process_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Path, Path, list]:  # type: ignore[type-arg]
+    """Two copies of the sample vault, the first distilled without workers: (that copy, the
+    untouched one, its results)."""
     one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
     _with_workers(monkeypatch, 0)
     with open_session(one) as s:
         want = s.distill(s.sources())
+    return one, two, want
+
+
+def test_pass_two_workers_write_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, two, want = _one_process_run(tmp_path, monkeypatch)
     here = _with_workers(monkeypatch, 1)
     with open_session(two) as s:
         got = s.distill(s.sources())
@@ -636,11 +645,8 @@ def test_a_note_a_worker_fails_on_or_dies_on_is_worked_out_by_the_writer(
 
     import vaultkd.pipeline as pipeline
 
-    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
-    _with_workers(monkeypatch, 0)
-    with open_session(one) as s:
-        want = s.distill(s.sources())
-        sources = s.sources()
+    one, two, want = _one_process_run(tmp_path, monkeypatch)
+    sources = [r.note for r in want]  # the vault's sources, in the order distilled
     parent = os.getpid()
     real = pipeline.Session._compute
     target = sources[len(sources) // 2]
@@ -716,10 +722,7 @@ def test_without_worker_processes_the_writer_does_it_all(
 ) -> None:
     import vaultkd.pipeline as pipeline
 
-    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
-    _with_workers(monkeypatch, 0)
-    with open_session(one) as s:
-        want = s.distill(s.sources())
+    one, two, want = _one_process_run(tmp_path, monkeypatch)
     here = _with_workers(monkeypatch, 1)
 
     def no_processes(*args: object, **kw: object) -> None:

@@ -348,7 +348,7 @@ class Session:
         """
         # numpy's BLAS is used for matrix-vector products only (connections), too small to
         # gain from threads; its idle threads spin, taking the core that parsing, the model
-        # or a pass-2 worker needs (3,000 notes: pass 2 with a worker 72 s -> 44 s).
+        # or a pass-2 worker needs (3,000 notes with a pass-2 worker: 72 s -> 42 s).
         with threadpool_limits(limits=1, user_api="blas"):
             if not options.dry_run:
                 return self._distill(rel_paths, options, progress, jobs, reports)
@@ -711,7 +711,7 @@ class Session:
         memo: Neighbours, reports: bool,
     ) -> _Computed:
         """Pass 2 up to the writing: the distillation, its files and the source's new bytes.
-        Reads the state db but writes nothing, so another process may do it (`_computed`)."""
+        Reads the state db but writes nothing, so a worker may do it (`_computed_elsewhere`)."""
         assert p.preds is not None
         config = replace(self.config, inline=inline, block_refs=block_refs)
         connections = self._connections(p.rel, config, index, memo)
@@ -1127,8 +1127,8 @@ class _AskedTitleKeys(VaultTitleKeys):
         self.asked: dict[str, tuple[int, bool]] = {}
 
     def __contains__(self, key: object) -> bool:
-        if set.__contains__(self, key) or not isinstance(key, str):
-            return set.__contains__(self, key)
+        if not isinstance(key, str) or set.__contains__(self, key):
+            return isinstance(key, str)
         own = self._own.get(key, 0)
         taken = self._counts.get(key, 0) > own
         self.asked[key] = (own, taken)
