@@ -36,6 +36,15 @@ def test_a_cut_title_does_not_end_on_a_dangling_word() -> None:
     title = make_title(claim)
     assert title == "In the graph output hierarchical connections are notated with a solid line"
     assert len(title) <= MAX_TITLE
+    # Question words, "like" and "would" end no title either (the Dendron and Tasks docs).
+    assert make_title(
+        "Other times, we need to track more complex attributes of our tasks like priority, "
+        "dates and recurrence in one place."
+    ) == "Other times, we need to track more complex attributes of our tasks"
+    assert make_title(
+        "This shows items that I (Clare Macrae) have prioritised and would like to do "
+        "eventually, given enough free time."
+    ) == "This shows items that I (Clare Macrae) have prioritised"
 
 
 def test_reserved_windows_names_are_avoided() -> None:
@@ -112,6 +121,11 @@ def test_a_colon_inside_a_claim_joins_its_parts_with_a_dash() -> None:
     )
     assert make_title("Key finding: the cache is the bottleneck.") == "The cache is the bottleneck"
     assert make_title("Meet at 10:30 with Bob.") == "Meet at 10 30 with Bob"  # not a join
+    # A colon inside inline code is part of the code, not a place to cut the title.
+    assert make_title(
+        "The Roadmap makes visible the Issues that are labelled `priority: high`, and puts "
+        "them in the rough order that they might be done on."
+    ) == "The Roadmap makes visible the Issues that are labelled priority high"
 
 
 def test_inline_math_reads_as_its_formula_and_prices_stay() -> None:

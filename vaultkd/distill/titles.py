@@ -39,6 +39,13 @@ JOIN = " – "
 _MATH = re.compile(r"\$(?=[^\s$])([^$\n]{1,200}?)(?<=[^\s$])\$")
 
 
+def _joined(text: str) -> str:
+    """Colons between words become `JOIN`; one inside inline code is part of the code
+    ("labelled `priority: high`"), and cutting the title at it left "… labelled priority"."""
+    parts = re.split(r"(`[^`\n]*`)", text)
+    return "".join(p if i % 2 else _COLON.sub(JOIN, p) for i, p in enumerate(parts))
+
+
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
@@ -56,13 +63,16 @@ def _clean(text: str) -> str:
     return " ".join(cleaned.split())
 
 
-# Words a title cut short should not end on ("… with a solid line and").
+# Words a title cut short should not end on ("… with a solid line and", "… a modifier that
+# determines how", "… attributes of our tasks like").
 _DANGLING = frozenset(
     """
     a an the and or but nor so yet of to in on at by for from with without into onto about as
     than that which who whom whose whether if when while because although though is are was
     were be been being has have had do does did can could will would shall should may might
     must not this these those its it their your our my his her you we they i
+    how what where why like such also just only very more most over under between after
+    before through during across per via including
     """.split()
 )
 
@@ -161,7 +171,7 @@ def make_title(claim: str, taken: Collection[str] = (), *, limit: int = MAX_TITL
     text = " ".join(unicodedata.normalize("NFC", claim).split())
     # Tags before or after a claim label it; they are not part of what it says.
     text = _LABEL.sub("", strip_edge_tags(text, leading=True) or text)
-    text = _COLON.sub(JOIN, _MATH.sub(r"\1", text))
+    text = _joined(_MATH.sub(r"\1", text))
     text = _clean(text)
     text = _FILLER.sub("", text)
     text = re.sub(r"[.!;,]+$", "", text).strip()
