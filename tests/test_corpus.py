@@ -125,3 +125,16 @@ def test_corpus_never_contains_held_out_sentences(
     assert in_corpus[2] in lines
     assert all(corpus.keep(s) for s in lines)
     assert len(keys) == len(lines)  # deduplicated
+
+
+def test_vaults_named_in_exclude_are_left_out(tmp_path: Path) -> None:
+    # The refinement keeps two documentation vaults out of its anchor rows so that they can
+    # check it; a vault left out must contribute no sentence.
+    for name, text in (("vault-a", "Alpha notes describe the first vault well enough."),
+                       ("vault-b", "Beta notes describe the second vault well enough.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "n.md").write_text(text + "\n", encoding="utf-8")
+    both = list(corpus.src_vaults(tmp_path))
+    assert any("Alpha" in s for s in both) and any("Beta" in s for s in both)
+    only_a = list(corpus.src_vaults(tmp_path, exclude=("vault-b",)))
+    assert only_a and all("Beta" not in s for s in only_a)

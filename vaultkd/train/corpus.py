@@ -25,7 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -169,8 +169,11 @@ def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(folder.rglob(pattern)) if folder.is_dir() else []
 
 
-def src_vaults(root: Path) -> Iterator[str]:
+def src_vaults(root: Path, exclude: Collection[str] = ()) -> Iterator[str]:
+    """Sentences of the public vaults, except those whose folder is named in `exclude`."""
     for folder in sorted(root.glob("vault-*")):
+        if folder.name in exclude:
+            continue
         for path in _files(folder, "*.md"):
             if path.name in ("SOURCE.md", "UPSTREAM-README.md", "LICENSE.md"):
                 continue
