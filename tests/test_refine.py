@@ -213,3 +213,24 @@ def test_patch_refuses_a_graph_without_the_role_head(tmp_path: Path) -> None:
     onnx.save(helper.make_model(graph), str(tmp_path / "m.onnx"))
     with pytest.raises(HeadError):
         patch_role_head(tmp_path / "m.onnx", tmp_path / "out.onnx", np.zeros((5, 4)), np.zeros(5))
+
+
+def test_anchor_rows_leave_the_checking_vaults_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documentation vaults that check a refinement must not be among its anchor rows,
+    # or the refinement is held to the base's reading of exactly those notes.
+    from vaultkd.train import corpus, refine
+    from vaultkd.train import data as labelled
+
+    text = "{} notes say enough about how this vault was written."
+    for name in ("vault-kept", *refine.ANCHOR_HOLDOUT):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "n.md").write_text(text.format(name) + "\n", encoding="utf-8")
+    monkeypatch.setattr(labelled, "data_root", lambda: tmp_path)
+    monkeypatch.setattr(labelled, "held_out_texts", lambda *a, **k: frozenset())
+    for name in refine.ANCHOR_SOURCES:
+        if name != "vaults":
+            monkeypatch.setattr(corpus, f"src_{name}", lambda root: iter(()))
+    texts = refine.anchor_texts(100)
+    assert texts == [text.format("vault-kept")]
