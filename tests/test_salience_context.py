@@ -21,7 +21,13 @@ from vaultkd.distill.salience import (
     title_overlap,
 )
 from vaultkd.model.predictor import Predictions
-from vaultkd.train.context import Doc, fit_context, fit_logistic, write_manifest
+from vaultkd.train.context import (
+    Doc,
+    fit_context,
+    fit_logistic,
+    held_out_rows,
+    write_manifest,
+)
 
 DIM = 8
 
@@ -286,3 +292,30 @@ def test_the_cl_scisumm_papers_are_read_as_papers() -> None:
         found.append(is_paper([s["section"] for s in paper["sentences"] if s["section"]]))
     # One paper numbers its sections without names ("1.", "2."): read as a note.
     assert len(found) == 20 and sum(found) == 19
+
+
+def test_held_out_rows_drop_the_trained_papers_by_id() -> None:
+    rows = [{"paper_id": "a"}, {"paper_id": 7}, {"paper_id": "c"}]
+    assert held_out_rows(rows, frozenset({"a", "7"})) == [{"paper_id": "c"}]
+    assert held_out_rows(rows, frozenset()) == rows
+
+
+def test_the_shipped_weights_are_fitted_on_abstracts_no_training_read() -> None:
+    """Refit both sets of weights on the held-out abstracts with the shipped student: they are
+    the shipped ones. Fitted on all of SciTLDR-A dev (as up to 2026.12.4) they are not."""
+    from vaultkd.model.runtime import load_predictor
+    from vaultkd.train import data as labelled
+    from vaultkd.train.context import fit_both, fitting_data, scitldr_docs
+
+    _need(DATA / "scitldr")
+    predictor = load_predictor()
+    manifest = predictor.manifest
+    docs, fitted_on = fitting_data(0)
+    block = manifest["salience_in_context"]
+    assert block["fitted_on"] == fitted_on
+    (note, report), (paper, _) = fit_both(predictor, docs)
+    assert note == ContextWeights.from_manifest(manifest)
+    assert paper == ContextWeights.from_manifest(manifest, paper=True)
+    assert report["docs"] == block["report"]["docs"] < 300
+    everything, _ = fit_both(predictor, scitldr_docs(labelled.read_scitldr("dev")))
+    assert everything[0] != note

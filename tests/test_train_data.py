@@ -187,3 +187,16 @@ def test_training_data_is_capped_deterministic_and_free_of_test_text(
     )
     assert [x.text for x in dev if x.source == "seed"] == ["We met in the annex."]
     assert all(x.split == "dev" for x in dev)
+
+
+@needs_data
+def test_scitldr_trained_names_exactly_the_abstracts_the_train_split_reads() -> None:
+    trained = data.scitldr_trained(0)
+    train = data.load_labelled("train", seed=0)
+    read = {x.doc for x in train if x.source == "scitldr"}
+    assert trained == read
+    dev = {x.doc for x in data.load_labelled("dev", seed=0) if x.source == "scitldr"}
+    assert dev and trained.isdisjoint(dev)
+    # The cap keeps part of the upstream dev file for training; the rest is new text.
+    assert 0 < len(trained) < len(data.read_scitldr("dev")) - len(dev)
+    assert data.scitldr_trained(1) != trained

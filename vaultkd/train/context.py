@@ -4,8 +4,12 @@
     python -m vaultkd.train.context --model models --version V   # refit a model's weights only
 
 Data: the SciTLDR-A dev file (the upstream split our training reads from; its test file stays
-held out for `bench/quality_bench.py`), one positive per abstract: the oracle salient sentence.
-The student's own predictions are the inputs, so the weights fit the model that ships.
+held out for `bench/quality_bench.py`), one positive per abstract: the oracle salient sentence,
+and only the abstracts no training read (`held_out_rows`). The student's own predictions are
+the inputs, so the weights fit the model that ships — as it reads new text: on the abstracts
+it was trained on, its salience is surer, and weights fitted there lean on it (2026.12.4,
+fitted on all 618: salience 0.90, centrality 0.19; on the 358 it trained on 1.00 / 0.10; on
+the 260 others 0.76 / 0.33).
 Logistic regression with an L2 penalty, fitted by Newton's method: a few features and a bias
 do not need a library. Pure numpy, no torch.
 
@@ -129,6 +133,19 @@ def fit_context(
     return weights, report
 
 
+def held_out_rows(rows: Sequence[dict], trained: frozenset[str]) -> list[dict]:
+    """The SciTLDR rows whose paper is not in `trained` (`data.scitldr_trained`)."""
+    return [r for r in rows if str(r["paper_id"]) not in trained]
+
+
+def fitting_data(seed: int = 0) -> tuple[list[Doc], str]:
+    """The documents the weights are fitted on and how the manifest names them."""
+    from vaultkd.train import data as labelled
+
+    rows = held_out_rows(labelled.read_scitldr("dev"), labelled.scitldr_trained(seed))
+    return scitldr_docs(rows), f"SciTLDR-A dev, {len(rows)} abstracts no training read"
+
+
 def scitldr_docs(rows: Sequence[dict]) -> list[Doc]:
     return [
         Doc(tuple(s.strip() for s in r["source"]),
@@ -183,20 +200,17 @@ def fit_both(predictor: Predictor, docs: Sequence[Doc]) -> tuple[
 def main(argv: Sequence[str] | None = None) -> int:
     """Refit the weights of a built model (its network unchanged) and bump its version."""
     from vaultkd.model.runtime import OnnxPredictor
-    from vaultkd.train import data as labelled
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--model", type=Path, default=Path("models"))
     ap.add_argument("--version", required=True, help="the model's new version")
+    ap.add_argument("--seed", type=int, default=0, help="seed the training sets were drawn with")
     args = ap.parse_args(argv)
-    rows = labelled.read_scitldr("dev")
-    (note, note_report), paper = fit_both(OnnxPredictor(args.model, threads=2), scitldr_docs(rows))
+    docs, fitted_on = fitting_data(args.seed)
+    (note, note_report), paper = fit_both(OnnxPredictor(args.model, threads=2), docs)
     for name, (w, r) in (("note", (note, note_report)), ("paper", paper)):
         print(f"{name}: {w.to_manifest()['weights']} bias {w.bias}; {r}")
-    write_manifest(
-        args.model, note, note_report, f"SciTLDR-A dev ({note_report['docs']} abstracts)",
-        args.version, paper,
-    )
+    write_manifest(args.model, note, note_report, fitted_on, args.version, paper)
     return 0
 
 

@@ -310,6 +310,18 @@ def read_scitldr(split: Literal["dev", "test"], root: Path | None = None) -> lis
     return _read_jsonl(path)
 
 
+def scitldr_trained(seed: int = 0) -> frozenset[str]:
+    """Paper ids of the SciTLDR-A dev abstracts whose oracle labels `load_labelled("train",
+    seed=seed)` reads: the teacher, the student and every refinement trained on them.
+
+    A model's salience is surer on those than on new text, so weights fitted on top of it
+    (`train/context.py`) are fitted on the others."""
+    # The sources before SciTLDR draw from the same rng, so they are loaded too, in order.
+    upto = SOURCES[: SOURCES.index("scitldr") + 1]
+    items = load_labelled("train", upto, seed=seed)
+    return frozenset(x.doc for x in items if x.source == "scitldr" and x.doc is not None)
+
+
 def scitldr_salience(rouge: Sequence[float], labels: Sequence[int]) -> list[float]:
     """Graded target in [0, 1]: ROUGE over the best ROUGE of the abstract; the oracle is 1."""
     top = max(rouge) if rouge else 0.0

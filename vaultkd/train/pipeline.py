@@ -507,22 +507,20 @@ SMOKE_CONTEXT_DOCS = 40
 
 
 def stage_context(cfg: PipelineConfig) -> dict:
-    """Fit salience-in-context weights on the shipped student's outputs (SciTLDR-A dev)."""
+    """Fit salience-in-context weights on the shipped student's outputs (SciTLDR-A dev, the
+    abstracts no training read)."""
     from vaultkd.model.runtime import OnnxPredictor
-    from vaultkd.train.context import fit_both, scitldr_docs, write_manifest
+    from vaultkd.train.context import fit_both, fitting_data, write_manifest
 
-    rows = labelled.read_scitldr("dev")
+    docs, fitted_on = fitting_data(cfg.seed)
     if cfg.smoke:
-        rows = rows[:SMOKE_CONTEXT_DOCS]
+        docs = docs[:SMOKE_CONTEXT_DOCS]
     predictor = OnnxPredictor(cfg.out, threads=cfg.threads)
-    (weights, report), paper = fit_both(predictor, scitldr_docs(rows))
+    (weights, report), paper = fit_both(predictor, docs)
     _append_log(cfg.run_dir, {"event": "context", **weights.to_manifest(), **report})
     _append_log(cfg.run_dir, {"event": "context_paper", **paper[0].to_manifest(), **paper[1]})
     log.info("salience in context %s: %s; papers %s: %s", weights, report, *paper)
-    return write_manifest(
-        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)",
-        VERSION, paper,
-    )
+    return write_manifest(cfg.out, weights, report, fitted_on, VERSION, paper)
 
 
 def stage_evaluate(cfg: PipelineConfig) -> dict:

@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 # The version a refinement of the shipped model gets by default (2026.12.1 was 2026.11.2
 # refined with the seed set's `evergreen` genre; 2026.12.2 is 2026.12.1 with paper weights;
 # 2026.12.3 refitted the head with `status` and `guide`; 2026.12.4 trained every weight with
-# `reference` added).
-VERSION = "2026.12.4"
+# `reference` added; 2026.12.5 is 2026.12.4 with its salience-in-context weights fitted on the
+# SciTLDR abstracts no training read, as every refinement's are now).
+VERSION = "2026.12.5"
 ANCHOR_SOURCES = ("vaults", "sample_vault", "meetings", "science", "claimbuster")
 ANCHOR_SENTENCES = 20_000
 # Documentation vaults kept out of the anchor rows, so they can show whether a refinement
@@ -161,7 +162,7 @@ def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
 
 
 def refine(cfg: RefineConfig) -> dict:
-    from vaultkd.train.context import fit_both, scitldr_docs, write_manifest
+    from vaultkd.train.context import fit_both, fitting_data, write_manifest
     from vaultkd.train.export import (
         MIN_ROLE_AGREEMENT,
         export_onnx,
@@ -196,14 +197,12 @@ def refine(cfg: RefineConfig) -> dict:
     )
     from vaultkd.model.runtime import OnnxPredictor
 
-    rows = labelled.read_scitldr("dev")
+    # `labelled_data` draws the labelled rows with the default data seed, 0.
+    docs, fitted_on = fitting_data()
     (weights, report), paper = fit_both(
-        OnnxPredictor(cfg.out, threads=cfg.threads), scitldr_docs(rows[:40] if cfg.smoke else rows)
+        OnnxPredictor(cfg.out, threads=cfg.threads), docs[:40] if cfg.smoke else docs
     )
-    out = write_manifest(
-        cfg.out, weights, report, f"SciTLDR-A dev ({report['docs']} abstracts)", cfg.version,
-        paper,
-    )
+    out = write_manifest(cfg.out, weights, report, fitted_on, cfg.version, paper)
     out["refined_from"] = {
         "version": manifest["version"], "onnx_sha256": manifest["onnx_sha256"],
         "anchor_sentences": len(texts), "seed_repeat": cfg.seed_repeat, "epochs": kd.epochs,
