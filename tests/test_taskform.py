@@ -12,7 +12,12 @@ from fake_predictor import FakePredictor
 
 from vaultkd.config import Config
 from vaultkd.distill.core import ROLE_THRESHOLDS, distill_note
-from vaultkd.distill.taskform import is_question_form, is_statement, sentence_role
+from vaultkd.distill.taskform import (
+    is_instruction,
+    is_question_form,
+    is_statement,
+    sentence_role,
+)
 from vaultkd.model.predictor import Predictions
 from vaultkd.roles import ROLE_INDEX, ROLES
 
@@ -61,8 +66,6 @@ TASKS = [
     "We'll run the same interviews outside the station.",
     "We also need a second person on the infra side before Sam leaves.",
     "The report is due Friday.",
-    "If you mess up, fess up.",
-    "If you look for it, and you finally find it, when you're done, put it back.",
     "Even better, find smart people who will disagree with you.",
     "Design spike on conflict resolution — Jonas, two weeks.",
     "Can someone find us three accountants to interview before April?",
@@ -73,6 +76,30 @@ TASKS = [
     "Someone from the data team needs to list which tables can move to cold storage.",
     "Be sure to replace the file name.",
     "Be at the station by 8.",
+    # Asked of someone by name, or with a cue, "you" stays a task.
+    "Priyanka, send me your laptop order.",
+    "Send me your CV, Anna.",
+    "You should send me your laptop order by Friday, Priyanka, so IT can ship it in time.",
+    "Fix: the build",
+    "To Do: book the hall",
+]
+# Written to whoever reads them (docs, how-tos, advice; the Tasks, Dendron and kepano vaults):
+# the student read each as an action with p >= 0.9.
+INSTRUCTIONS = [
+    "If you want it in all your searches, add it to your Global Query.",
+    "Attach the zip file to the bug report, by dragging the file from your file browser.",
+    "Create a snapshot of your vault",
+    "Upgrade the ones you use a lot.",
+    "If you mess up, fess up.",
+    "If you look for it, and you finally find it, when you're done, put it back.",
+    "Click on the Template button and select Capture.",
+    "Press Esc to close the dialog.",
+    "Then, click the link in the preview view.",
+    "To create a tag, enter a hashtag symbol (#) in the editor, followed by a keyword.",
+    "To fix, run Dendron: Reload Index to manually sync.",
+    "feat(views): create note button in tree view",
+    "enhance: add fuzzy threshold configuration (#1811) @nickolay",
+    "- fix(views): removes semicolon in preview (#3383) @sam",
 ]
 
 
@@ -94,6 +121,18 @@ def test_statements_owe_nothing(text: str) -> None:
 @pytest.mark.parametrize("text", TASKS)
 def test_tasks_keep_the_models_reading(text: str) -> None:
     assert not is_statement(text)
+    assert not is_instruction(text)
+
+
+@pytest.mark.parametrize("text", INSTRUCTIONS)
+def test_instructions_to_the_reader_owe_nothing(text: str) -> None:
+    assert is_instruction(text)
+    assert sentence_role(text, probs(action=0.95, claim=0.05), ROLE_THRESHOLDS) == "context"
+
+
+@pytest.mark.parametrize("text", ["To the bank, then home.", "A thank-you card.", "Book it."])
+def test_a_place_or_a_thank_you_is_no_instruction(text: str) -> None:
+    assert not is_instruction(text)
 
 
 def test_no_labelled_action_of_the_seed_set_is_called_a_statement() -> None:
@@ -102,6 +141,7 @@ def test_no_labelled_action_of_the_seed_set_is_called_a_statement() -> None:
     actions = seed_texts("action")
     assert len(actions) > 250
     assert [t for t in actions if is_statement(t)] == []
+    assert [t for t in actions if is_instruction(t)] == []
 
 
 def probs(**p: float) -> np.ndarray:
@@ -175,6 +215,7 @@ def test_a_distillation_lists_no_statement_as_a_new_task() -> None:
     ]
     roles = {s.sentence.text: s.role for s in d.sentences}
     assert roles["Different is better."] == "context"
+    assert roles["You are what you do."] == "context"
     assert roles["- [ ] renew the domain"] == "action"
 
 
@@ -206,3 +247,19 @@ def test_every_question_of_the_seed_set_has_the_form() -> None:
     questions = seed_texts("question")
     assert len(questions) > 250
     assert [t for t in questions if not is_question_form(t)] == []
+
+
+def test_a_how_to_note_lists_its_steps_as_no_new_tasks() -> None:
+    note = make_note(
+        "Reference/Router.md",
+        [
+            ("paragraph", "To reset the router, hold the button for ten seconds."),
+            ("list_item", "Click Advanced and then Firmware."),
+            ("list_item", "If you changed the password, write it on your label."),
+            ("paragraph", "Ask Omar for the admin password before Friday."),
+        ],
+    )
+    sentences = make_sentences(note)
+    preds = _ActionPredictor().predict([s.text for s in sentences])
+    d = distill_note(note, sentences, preds, Config())
+    assert [a.text for a in d.actions] == ["Ask Omar for the admin password before Friday."]

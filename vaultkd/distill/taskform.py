@@ -12,6 +12,14 @@ one thing.") is a requirement, not a task. Imperatives ("Book the venue."), frag
 spike — Jonas, two weeks."), questions that ask someone to act and anything this cannot parse
 keep the model's reading, so the check can only make the task list shorter.
 
+Nor does an instruction to whoever reads it (`is_instruction`): documentation and how-to
+notes are written to "you" ("If you want it in all your searches, add it to your Global
+Query."), in steps on a screen ("Click Create New.", "Press Esc to close the dialog."), with
+a purpose first ("To create a tag, enter a hashtag symbol.") or as change-log lines
+("feat(views): create note button in tree view"). The student read 140 of the 610 new tasks it
+found in the Tasks plugin's docs and 878 of 2,314 in Dendron's as such; no action of the seed
+set has these forms without a cue or an owner, which keep the task as before.
+
 Likewise a sentence read as a question needs a question mark or a word of doubt: list items
 ("server side features") are no open questions (`is_question_form`). A sentence whose role is
 ruled out takes its next most likely role where the model is sure enough of it to list it,
@@ -114,6 +122,55 @@ def _main_clause(text: str) -> str:
     return body
 
 
+# A change-log line in the Conventional Commits form, with its scope or its pull request
+# ("feat(views): …", "enhance: … (#1811) @nickolay"): a change made, not one owed. Lower case
+# and a scope or a reference, so that a to-do written "Fix: the build" stays one.
+_CHANGELOG = re.compile(
+    r"^\s*(?:[-*+]\s+)?(?:feat|fix|enhance|enhancement|chore|docs|refactor|perf|tests?|build|ci|"
+    r"style|revert)(?:\([^)]*\)!?:\s|!?:\s.*(?:\(#\d+\)|\s@[\w-]+))"
+)
+# The verbs of a step on a screen or a keyboard, which no errand starts with.
+_UI = frozenset("click double-click right-click tap press hit scroll drag hover".split())
+# The generic reader ("thank-you" and "you-know-what" are not).
+_YOU = re.compile(r"(?<![\w-])you(?:r|rs|rself|rselves)?(?![\w-])", re.I)
+# Someone named as the one asked: "Priyanka, send me your laptop order." or "…, Priyanka."
+_VOCATIVE = re.compile(r"^[A-Z][a-z]+,\s|,\s*[A-Z][a-z]+[.!]?$")
+
+
+def _owed(text: str) -> bool:
+    """A word of obligation, intention or time, or an owner first: a task, whatever its form."""
+    if _CUES.search(text) or _OWNER.match(text.strip()):
+        return True
+    clause = _main_clause(text)
+    return bool(_CUES.search(clause) or _OWNER.match(clause))
+
+
+def is_instruction(text: str) -> bool:
+    """True for a sentence written to whoever reads it, not a task someone owes: it speaks
+    to "you" (and to no one by name), is a step on a screen ("Click …", "Press …"), puts the
+    purpose first ("To create a tag, enter …"), or is a change-log line ("fix(views): …").
+    A word of obligation, intention or time or an owner keeps it a task; False keeps the
+    model's reading."""
+    text = text.replace("’", "'")
+    if _CHANGELOG.match(text):
+        return True
+    if _owed(text):
+        return False
+    clause = _main_clause(text)
+    words = _words(clause)
+    if not words:
+        return False
+    if words[0] in _UI:
+        return True
+    lead = _words(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text)[:40])
+    # "to" and a verb, not a place or a person ("To the bank, then home.")
+    if lead[:1] == ["to"] and len(lead) > 1 and lead[1] not in _SUBJECT and clause != text.strip():
+        return True  # "To turn it on, add `show group count` to your query."
+    first = text.strip().split(None, 1)[0].rstrip(",").lower() if text.strip() else ""
+    named = bool(_VOCATIVE.search(text.strip())) and first not in _LEAD | _SUBORDINATE
+    return bool(_YOU.search(text)) and not named
+
+
 def is_statement(text: str) -> bool:
     """True for a sentence that, by its form, owes nothing: nothing in it speaks of
     obligation, intention or time, and its main clause states something (it opens with a
@@ -166,17 +223,17 @@ def is_question_form(text: str) -> bool:
 
 def sentence_role(text: str, probs: Sequence[float], thresholds: Mapping[str, float]) -> str:
     """The model's most likely role for a sentence, unless its form rules that role out: an
-    action that is a statement (`is_statement`), a question with neither a question mark nor
-    a word of doubt (`is_question_form`). Then the next most likely role the form allows, if
-    the model is as sure of it as a listed item needs (`thresholds`, per role), else
-    `context`: for a sentence read as an action with p = 0.99 the rest is noise ("that was
-    very nice." in a meeting), and taking it would turn that noise into claims and questions
-    (seed dev: the next role always cost ClaimBuster dev claim F1 0.724 -> 0.536; this rule
-    0.726, seed dev macro-F1 77.3 -> 78.3)."""
+    action that is a statement (`is_statement`) or an instruction (`is_instruction`), a
+    question with neither a question mark nor a word of doubt (`is_question_form`). Then the
+    next most likely role the form allows, if the model is as sure of it as a listed item
+    needs (`thresholds`, per role), else `context`: for a sentence read as an action with
+    p = 0.99 the rest is noise ("that was very nice." in a meeting), and taking it would turn
+    that noise into claims and questions (seed dev: the next role always cost ClaimBuster dev
+    claim F1 0.724 -> 0.536; this rule 0.726, seed dev macro-F1 77.3 -> 78.3)."""
     order = sorted(range(len(ROLES)), key=lambda j: (-float(probs[j]), j))
     for rank, j in enumerate(order):
         role = ROLES[j]
-        if (role == "action" and is_statement(text)) or (
+        if (role == "action" and (is_statement(text) or is_instruction(text))) or (
             role == "question" and not is_question_form(text)
         ):
             continue
