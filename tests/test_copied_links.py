@@ -157,3 +157,38 @@ def test_without_a_resolver_only_links_that_need_none_are_kept() -> None:
     assert link("md", "b.md", "b") is None  # relative to the source: unknown without the vault
     # In the note itself (inline mode's summary), a link into the note stays in it.
     assert linker("A/Note.md", "A/Note.md", None)("wiki", "#H", "H") == "[[#H|H]]"
+
+
+ESCAPED = """# Syntax notes
+
+The key point is that \\[\\[Fake Target\\]\\] stays text when its brackets are escaped.
+The key marker is \\==not a highlight\\== and \\%\\%not a comment\\%\\% in the middle here.
+The key tag is \\<b\\> shown as text, and a\\*b\\*c is not emphasis in this sentence either.
+"""
+
+
+def test_what_the_user_escaped_stays_text_in_every_copy(tmp_path: Path) -> None:
+    root = make_vault(tmp_path / "v")
+    (root / "Notes").mkdir()
+    (root / "Notes" / "Syntax notes.md").write_text(ESCAPED, encoding="utf-8")
+    with Session.open(root, predictor=FakePredictor()) as s:
+        [result] = s.distill(["Notes/Syntax notes.md"])
+    assert result.status == "written", result.message
+    source = parse_note("Notes/Syntax notes.md", ESCAPED.encode())
+    plain = {s.text for s in note_sentences(source)}
+    copies = 0
+    for rel in result.written:
+        text = (root / rel).read_text(encoding="utf-8")
+        note = parse_note(rel, text.encode())
+        # Copied bare, "[[Fake Target]]" would be a link to a note nobody wrote.
+        assert not any("Fake Target" in link.target for link in note.links), rel
+        assert "==not" not in text.replace("\\==", "") and "%%not" not in text.replace("\\%%", "")
+        for line in text.splitlines():
+            line = re.sub(r" \(\[\[[^\]]*\]\]\)$", "", line)
+            # Sentences copied into lists, the summary and atomic notes; not the titles.
+            if "The key" in line and "[[Atomic/" not in line and not line.startswith("#"):
+                # A copy reads as the sentence the model read (what Obsidian shows).
+                shown = to_plain(line.removeprefix("> ")).text.removeprefix("[!summary] ")
+                assert any(p in shown for p in plain), (rel, line)
+                copies += 1
+    assert copies >= 6  # three sentences, in the lists, the summary and the atomic notes

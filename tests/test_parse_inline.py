@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaultkd.vault.inline import to_plain
+from vaultkd.vault.inline import literal, to_plain
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,28 @@ def test_unclosed_brackets_are_read_in_linear_time() -> None:
     url = "https://example.com/" + "a" * 1500
     plain = to_plain(f"See [the docs]({url}) now.")
     assert plain.text == "See the docs now." and plain.links[0][3] == url
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab *_=~[]()!|#^%`<>-\\/.:1x", max_size=80))
+def test_literal_text_reads_as_itself(text: str) -> None:
+    # A line's leading blanks are no text (`to_plain` drops them; a sentence has none).
+    assert to_plain(literal(text)).text == text.lstrip(" ")
+    # After other text on the line, "- x" is no list marker to escape.
+    assert to_plain("x" + literal(text, line_start=False)).text == "x" + text
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Wikilinks like [[x]] stay text.", "Wikilinks like \\[\\[x]] stay text."),
+        ("It is ==not== a highlight.", "It is \\=\\=not\\=\\= a highlight."),
+        ("Two %%percent%% signs.", "Two \\%%percent\\%% signs."),
+        ("The <b> tag.", "The \\<b> tag."),
+        ("1. is no list", "1\\. is no list"),
+        # Nothing to escape: the characters open no syntax here.
+        *[(t, t) for t in ("[note], snake_case, 5 * 3,", "100% and a < b.")],
+    ],
+)
+def test_literal_escapes_only_what_would_open_syntax(text: str, written: str) -> None:
+    assert literal(text) == written

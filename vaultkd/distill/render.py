@@ -25,7 +25,7 @@ from vaultkd.distill.types import (
     Sentence,
 )
 from vaultkd.roles import ROLES
-from vaultkd.vault.inline import LinkSpan, to_plain
+from vaultkd.vault.inline import LinkSpan, literal, to_plain
 from vaultkd.vault.note import Note
 from vaultkd.vault.resolve import Resolution
 from vaultkd.vault.tags import escape_tags, strip_edge_tags
@@ -192,6 +192,13 @@ def _inline_text(
             pieces += [(text[pos:a], False), (shown, True)]
             pos = b
     pieces.append((text[pos:], False))
+    if not markdown:
+        # Plain text read as Markdown again: what the user escaped stays escaped, so
+        # a sentence with "\[\[x\]\]" copied holds no link, nor one with "\==x\==" a highlight.
+        pieces = [
+            (piece if kept else literal(piece, line_start=i == 0), kept)
+            for i, (piece, kept) in enumerate(pieces)
+        ]
     out = "".join(piece if kept else escape_tags(piece) for piece, kept in pieces)
     return "\\" + out if _BLOCK_START.match(out) else out
 

@@ -58,8 +58,9 @@ def _clean(text: str) -> str:
         else:
             out.append(ch)
     cleaned = " ".join("".join(out).split())
-    # Markup left over from the source should not survive into a file name.
-    cleaned = re.sub(r"(\*\*|==|__|~~|`)", "", cleaned)
+    # Markup left over from the source should not survive into a file name (nor "%%", which
+    # would open a comment in the links to the note).
+    cleaned = re.sub(r"(\*\*|==|__|~~|`|%%)", "", cleaned)
     return " ".join(cleaned.split())
 
 

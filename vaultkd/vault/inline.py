@@ -142,3 +142,55 @@ def _wiki_display(src: str, a: int, b: int) -> tuple[int, int]:
     sub = parts.heading or ""
     h = src.find(sub, a, b) if sub else -1
     return (h, h + len(sub)) if h >= 0 else (a, a)
+
+
+# Where each kind of syntax `_TOKEN` finds opens: the characters to escape so that it does not
+# (relative to the match; "all" escapes each of a marker's characters).
+_OPENERS: dict[str, tuple[int, ...] | str] = {
+    "code": "ticks", "comment": (0,), "embed": (1, 2), "wiki": (0, 1), "image": (1,),
+    "footnote": (0,), "link": (0,), "html": (0,), "marker": "all",
+}
+_MAX_PASSES = 8
+_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
+
+
+def literal(text: str, *, line_start: bool = True) -> str:
+    """Plain text (as `to_plain` gives it) written as Markdown that reads as itself:
+    `to_plain(literal(t)).text == t`. Only characters that would open syntax are escaped
+    ("\\[\\[x]]", "\\=\\=x\\=\\=", "a\\*b", "\\<b>"), so "[note]", "snake_case", "5 * 3" and
+    "100%" stay as they are. A copy of a sentence needs it: a user's `\\[\\[x\\]\\]` reads as
+    "[[x]]", and copied bare that would be a link to a note "x" (tags are `vault.tags`'s).
+    Without `line_start`, `text` follows other text on its line: "- x" there is no list."""
+    if not line_start:
+        return literal("x" + text)[1:]
+    out = text
+    for n in range(_MAX_PASSES):
+        # The text's own backslashes before punctuation, each (in "\\:" the second too); the
+        # ones a pass writes escape what they precede and are left alone.
+        at = {m.start() for m in _BACKSLASH.finditer(out)} if n == 0 else set()
+        for m in _TOKEN.finditer(out):
+            kind = m.lastgroup
+            if kind == "escape":
+                continue
+            if kind == "lead":
+                lead = m.group().lstrip(" \t")
+                if lead:
+                    # "1." is escaped at its dot: a digit cannot be.
+                    digits = len(lead) - len(lead.lstrip("0123456789"))
+                    at.add(m.end() - len(lead) + digits)
+                continue
+            if kind == "blockid":
+                at.add(m.group().index("^") + m.start())
+                continue
+            where = _OPENERS.get(kind or "")
+            if where == "ticks":
+                at.update(range(m.start(), m.end("ticks")))
+            elif where == "all":
+                at.update(range(m.start(), m.end()))
+            elif where:
+                at.update(m.start() + i for i in where)  # type: ignore[union-attr]
+        if not at:
+            return out
+        out = "".join("\\" + c if i in at else c for i, c in enumerate(out))
+    # Syntax that each pass uncovers anew (not met in real text): every punctuation escaped.
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
