@@ -52,6 +52,10 @@ STATEMENTS = [
     "To be interesting, be interested.",
     "When you sketch, don't inspect.",
     "To divide the tasks up with headings, you can add `group by` lines.",
+    # A modal in the perfect is about the past: a regret or a claim.
+    "I should have started the hiring plan in January.",
+    "We could have shipped in May without the second pilot.",
+    "She must have seen the email.",
 ]
 # Tasks by form: imperatives, an owner first, words of obligation, intention or time.
 TASKS = [
@@ -82,6 +86,8 @@ TASKS = [
     "You should send me your laptop order by Friday, Priyanka, so IT can ship it in time.",
     "Fix: the build",
     "To Do: book the hall",
+    "We should have a retro after the beta.",
+    "I should have the draft ready by Friday.",
 ]
 # Written to whoever reads them (docs, how-tos, advice; the Tasks, Dendron and kepano vaults):
 # the student read each as an action with p >= 0.9.

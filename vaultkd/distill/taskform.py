@@ -72,6 +72,14 @@ _FINITE = frozenset(
     "is are was were has have had does did isn't aren't wasn't weren't doesn't can can't "
     "cannot could may might makes means gives takes begins comes".split()
 )
+# A modal in the perfect speaks of the past: "I should have started the hiring plan in
+# January." is a regret, and "We could have shipped in May." a claim; neither owes anything.
+# The participle is required: "We should have a retro." is a task.
+_PERFECT = re.compile(
+    r"\b(?:should|could|would|might|must|ought to)(?: not|n't)? have "
+    r"(?:been|done|gone|had|made|said|seen|taken|known|got|gotten|begun|written|\w+ed)\b",
+    re.I,
+)
 _BE = re.compile(r"\b(?:is|are|was|were|isn't|aren't|wasn't|weren't)\b", re.I)
 # Openers skipped before the subject: connectives and adverbs ("Then", "Perhaps", "Even better,").
 _LEAD = frozenset(
@@ -187,6 +195,8 @@ def is_statement(text: str) -> bool:
     if not words:
         return False
     first = words[0]
+    if _PERFECT.search(clause):
+        return True
     if _MODAL.search(text) and first not in _GENERIC:
         return False
     if _MAXIM.match(clause):
