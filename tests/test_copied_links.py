@@ -29,6 +29,7 @@ The key idea is [[Someday Note]], which nobody has written yet but everyone refe
 The key escape is [[../../outside]], a link that points out of the vault entirely here.
 The key table link is [[Roadmap\\|the map]] as a table cell would have written it down.
 The key trap is [a | pipe](../../Design/Sync%20design.md) in a link text that an alias cannot hold.
+The key spec is at <https://example.com/spec?v=2>, and questions go to <sync@example.com> now.
 
 - [ ] Review [[Plan|the plan]] with [design](../../Design/Sync%20design.md) and [[Roadmap]] #todo
 """
@@ -119,6 +120,10 @@ def test_links_in_copies_reach_what_the_source_reached(tmp_path: Path) -> None:
     assert not any("outside" in link or "pipe" in link for link in copied)
     assert "The key escape is outside, a link" in distilled  # its text stays
     assert "The key trap is a | pipe in a link text" in distilled
+    # Autolinks are copied as the user wrote them (they once vanished as HTML tags).
+    assert "spec is at <https://example.com/spec?v=2>, and questions go to <sync@example.com>" in (
+        distilled
+    )
     # A task keeps its own Markdown, its links written the same way.
     assert (
         "- ☐ Review [[Projects/Plan|the plan]] with [[Design/Sync design|design]] and "

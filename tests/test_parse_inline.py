@@ -24,6 +24,9 @@ from vaultkd.vault.inline import literal, to_plain
         ("claim worth keeping. ^block-1", "claim worth keeping."),
         ("a footnote[^1] here", "a footnote here"),
         ("line<br>break <span class='x'>in</span>", "linebreak in"),
+        # An autolink shows its address (it is no HTML tag).
+        ("spec at <https://example.com/a?b=1> now", "spec at https://example.com/a?b=1 now"),
+        ("mail <bob@example.com> and <b>x</b>", "mail bob@example.com and x"),
         ("use `a*b` code", "use a*b code"),
         ("keep \\*stars\\*", "keep *stars*"),
         ("x %% hidden [[L]] %% y <!-- gone --> z", "x  y  z"),

@@ -134,6 +134,8 @@ def linker(note_path: str, out_path: str, links: LinkResolver | None) -> LinkFn:
         m = _DESTINATION.match(dest)
         href = (m.group(1) if m.group(1) is not None else m.group(2)) if m else ""
         if href.startswith("//") or _SCHEME.match(href):
+            if href in (display, f"mailto:{display}") and " " not in href:
+                return f"<{href if href == display else display}>"  # written as `<…>`
             return f"[{display}]({dest})"  # a URL: the same from anywhere
         path, _, fragment = href.partition("#")
         path, fragment = unquote(path), unquote(fragment).strip()

@@ -1,7 +1,8 @@
 """Markdown of one block or sentence -> the plain words a reader sees, mapped back to the source.
 
 `to_plain` is what distillation feeds to the model: `**bold**` reads as `bold`,
-`[[Target|alias]]` as `alias`, `[[Folder/Target]]` as `Target`, `[text](url)` as `text`;
+`[[Target|alias]]` as `alias`, `[[Folder/Target]]` as `Target`, `[text](url)` as `text`,
+`<https://…>` as its address;
 list, task, quote, heading and callout markers at the start of a line are dropped, as are
 embeds, images, footnote refs, inline HTML, `%% comments %%` and a trailing ` ^block-id`.
 Inline code keeps its text. Every character of the result maps to its index in the input,
@@ -56,6 +57,8 @@ _TOKEN = re.compile(
   | (?P<footnote>\[\^[^\]\s]{1,200}\])
   | (?P<link>\[(?P<ltext>[^\]\n]{1,1000})\]
         \((?:<[^>\n]{0,2000}>|[^)\s]{0,2000})(?:[ \t]+"[^"\n]{0,1000}")?\))
+  | (?P<autolink><(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]{1,2000}
+        |[A-Za-z0-9.!\#$%&'*+/=?^_`{|}~-]{1,200}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}))>)
   | (?P<html></?[A-Za-z][^<>\n]*>)
   | (?P<blockid>[ \t]+\^[A-Za-z0-9-]+[ \t]*$)
   | (?P<escape>\\(?P<escaped>[!-/:-@\[-`{-~]))
@@ -111,6 +114,13 @@ def _render(
             _render(src, m.start("ltext"), m.end("ltext"), chars, offsets, code, links)
             if len(offsets) > at:
                 links.append((at, len(offsets), "md", src[m.end("ltext") + 2 : m.end() - 1]))
+        elif kind == "autolink":
+            # `<https://…>` and `<a@b.org>` show their address, and a copy keeps the link.
+            at = len(offsets)
+            _copy(src, m.start("url"), m.end("url"), chars, offsets)
+            url = m.group("url")
+            dest = url if ":" in url else f"mailto:{url}"
+            links.append((at, len(offsets), "md", f"<{dest}>"))
         elif kind == "escape":
             _copy(src, m.start("escaped"), m.end("escaped"), chars, offsets)
         # lead, comment, embed, image, footnote, html, blockid, marker: dropped
@@ -148,7 +158,7 @@ def _wiki_display(src: str, a: int, b: int) -> tuple[int, int]:
 # (relative to the match; "all" escapes each of a marker's characters).
 _OPENERS: dict[str, tuple[int, ...] | str] = {
     "code": "ticks", "comment": (0,), "embed": (1, 2), "wiki": (0, 1), "image": (1,),
-    "footnote": (0,), "link": (0,), "html": (0,), "marker": "all",
+    "footnote": (0,), "link": (0,), "autolink": (0,), "html": (0,), "marker": "all",
 }
 _MAX_PASSES = 8
 _BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
