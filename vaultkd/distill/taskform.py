@@ -139,6 +139,9 @@ _CHANGELOG = re.compile(
 )
 # The verbs of a step on a screen or a keyboard, which no errand starts with.
 _UI = frozenset("click double-click right-click tap press hit scroll drag hover".split())
+_MAYBE_INSTRUCTION = re.compile(
+    r"\b(?:you|your|yours|yourself|yourselves|to|" + "|".join(sorted(_UI)) + r")\b", re.I
+)
 # The generic reader ("thank-you" and "you-know-what" are not).
 _YOU = re.compile(r"(?<![\w-])you(?:r|rs|rself|rselves)?(?![\w-])", re.I)
 # Someone named as the one asked: "Priyanka, send me your laptop order." or "…, Priyanka."
@@ -162,7 +165,8 @@ def is_instruction(text: str) -> bool:
     text = text.replace("’", "'")
     if _CHANGELOG.match(text):
         return True
-    if _owed(text):
+    # Most sentences have none of the forms: a word search says so before any parsing.
+    if not _MAYBE_INSTRUCTION.search(text) or _owed(text):
         return False
     clause = _main_clause(text)
     words = _words(clause)

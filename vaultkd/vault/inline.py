@@ -161,6 +161,8 @@ _OPENERS: dict[str, tuple[int, ...] | str] = {
     "footnote": (0,), "link": (0,), "autolink": (0,), "html": (0,), "marker": "all",
 }
 _MAX_PASSES = 8
+# A character that some syntax of `_TOKEN` starts with (a line's lead: at its start).
+_MAYBE_SYNTAX = re.compile(r"[\\`%<!\[*_=~^]|^[ \t]*[-+>#\d]")
 _BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
 
 
@@ -171,6 +173,8 @@ def literal(text: str, *, line_start: bool = True) -> str:
     "100%" stay as they are. A copy of a sentence needs it: a user's `\\[\\[x\\]\\]` reads as
     "[[x]]", and copied bare that would be a link to a note "x" (tags are `vault.tags`'s).
     Without `line_start`, `text` follows other text on its line: "- x" there is no list."""
+    if not _MAYBE_SYNTAX.search(text):
+        return text  # most sentences: nothing here can open syntax
     if not line_start:
         return literal("x" + text)[1:]
     out = text
