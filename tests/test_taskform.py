@@ -14,6 +14,7 @@ from vaultkd.config import Config
 from vaultkd.distill.core import ROLE_THRESHOLDS, distill_note
 from vaultkd.distill.taskform import (
     is_instruction,
+    is_option,
     is_question_form,
     is_statement,
     sentence_role,
@@ -269,3 +270,48 @@ def test_a_how_to_note_lists_its_steps_as_no_new_tasks() -> None:
     preds = _ActionPredictor().predict([s.text for s in sentences])
     d = distill_note(note, sentences, preds, Config())
     assert [a.text for a in d.actions] == ["Ask Omar for the admin password before Friday."]
+
+
+@pytest.mark.parametrize(
+    ("text", "section", "option"),
+    [
+        ("Per-seat pricing with one tier and offline sync as a paid add-on.", "Options", True),
+        ("Keep per-utility contracts.", "Alternatives considered", True),
+        ("`in` is the default for date range searches.", "Date range options", True),
+        ("We decided against option 3.", "Options", False),
+        ("Going with option 1, two per-seat tiers.", "Outcome", False),
+        ("Per-seat pricing with two tiers.", None, False),
+    ],
+)
+def test_an_option_under_an_options_heading_is_no_decision(
+    text: str, section: str | None, option: bool
+) -> None:
+    assert is_option(text, section) is option
+    p = probs(decision=0.9, claim=0.1)
+    assert sentence_role(text, p, ROLE_THRESHOLDS, section) == ("context" if option else "decision")
+
+
+class _DecisionPredictor(FakePredictor):
+    def predict(self, sentences):  # type: ignore[no-untyped-def]
+        base = super().predict(sentences)
+        role_probs = np.tile(probs(decision=0.9, claim=0.1), (len(sentences), 1))
+        return Predictions(role_probs, base.salience, base.embeddings)
+
+
+def test_a_meeting_lists_its_outcome_not_its_options_as_decisions() -> None:
+    note = make_note(
+        "Meetings/Pricing.md",
+        [
+            ("heading", "Options"),
+            ("list_item", "Per-seat pricing with two tiers, offline sync in the higher tier."),
+            ("list_item", "Per-seat pricing with one tier and offline sync as a paid add-on."),
+            ("heading", "Outcome"),
+            ("paragraph", "Going with option 1, two per-seat tiers, for small utilities only."),
+        ],
+    )
+    sentences = make_sentences(note)
+    preds = _DecisionPredictor().predict([s.text for s in sentences])
+    d = distill_note(note, sentences, preds, Config())
+    assert [x.text for x in d.decisions] == [
+        "Going with option 1, two per-seat tiers, for small utilities only."
+    ]

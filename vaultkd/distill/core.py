@@ -179,7 +179,7 @@ def score_sentences(
         role = (
             "action"
             if s.kind == "task"
-            else sentence_role(s.text, preds.role_probs[i], ROLE_THRESHOLDS)
+            else sentence_role(s.text, preds.role_probs[i], ROLE_THRESHOLDS, s.section)
         )
         out.append(
             ScoredSentence(

@@ -235,10 +235,36 @@ def is_question_form(text: str) -> bool:
     return bool(_QUESTION_WORDS.search(text.replace("’", "'")))
 
 
-def sentence_role(text: str, probs: Sequence[float], thresholds: Mapping[str, float]) -> str:
+# A section that lists what could be chosen ("## Options", "### Alternatives considered"):
+# what it holds has not been chosen (LABELS.md's decision: "a choice that has been made").
+_OPTIONS_HEADING = re.compile(
+    r"\b(?:options?|alternatives?|proposals?|candidates?|choices|ideas|considered|pros|cons|"
+    r"possibilities|approaches|scenarios)\b",
+    re.I,
+)
+# ... unless the sentence says the choice was made ("We decided against option 3.").
+_CHOSEN = re.compile(
+    r"\b(?:decid\w*|agree\w*|going with|go with|went with|chose|chosen|choose|picked|pick|"
+    r"settled|confirmed|approved|final)\b",
+    re.I,
+)
+
+
+def is_option(text: str, section: str | None) -> bool:
+    """Whether a sentence is an option under consideration: it sits under a heading that
+    lists options and says nothing of a choice made. "Per-seat pricing with one tier." under
+    "## Options" was a decision (the sample vault's pricing meeting chose under "## Outcome")."""
+    return bool(section and _OPTIONS_HEADING.search(section) and not _CHOSEN.search(text))
+
+
+def sentence_role(
+    text: str, probs: Sequence[float], thresholds: Mapping[str, float],
+    section: str | None = None,
+) -> str:
     """The model's most likely role for a sentence, unless its form rules that role out: an
     action that is a statement (`is_statement`) or an instruction (`is_instruction`), a
-    question with neither a question mark nor a word of doubt (`is_question_form`). Then the
+    question with neither a question mark nor a word of doubt (`is_question_form`), a
+    decision that is an option listed under its `section` heading (`is_option`). Then the
     next most likely role the form allows, if the model is as sure of it as a listed item
     needs (`thresholds`, per role), else `context`: for a sentence read as an action with
     p = 0.99 the rest is noise ("that was very nice." in a meeting), and taking it would turn
@@ -247,8 +273,10 @@ def sentence_role(text: str, probs: Sequence[float], thresholds: Mapping[str, fl
     order = sorted(range(len(ROLES)), key=lambda j: (-float(probs[j]), j))
     for rank, j in enumerate(order):
         role = ROLES[j]
-        if (role == "action" and (is_statement(text) or is_instruction(text))) or (
-            role == "question" and not is_question_form(text)
+        if (
+            (role == "action" and (is_statement(text) or is_instruction(text)))
+            or (role == "question" and not is_question_form(text))
+            or (role == "decision" and is_option(text, section))
         ):
             continue
         if rank == 0 or float(probs[j]) >= thresholds.get(role, 0.0):
