@@ -57,6 +57,10 @@ STATEMENTS = [
     "I should have started the hiring plan in January.",
     "We could have shipped in May without the second pilot.",
     "She must have seen the email.",
+    # A belief or a doubt about what will happen.
+    "I don't think more runbooks alone will fix this.",
+    "I'm not sure the team will keep doing this without someone checking.",
+    "Not sure our PM will welcome yet another meeting.",
 ]
 # Tasks by form: imperatives, an owner first, words of obligation, intention or time.
 TASKS = [

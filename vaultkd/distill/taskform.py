@@ -80,6 +80,15 @@ _PERFECT = re.compile(
     r"(?:been|done|gone|had|made|said|seen|taken|known|got|gotten|begun|written|\w+ed)\b",
     re.I,
 )
+# A belief or a doubt about what will happen owes nothing, even with "will" in it: "I don't
+# think more runbooks alone will fix this.", "Not sure our PM will welcome another meeting."
+# (all 17 such lines of the seed set are questions).
+_DOUBT = re.compile(
+    r"^\W*(?:(?:i|we) (?:don't|do not|didn't|did not) (?:think|believe|expect)\b|i doubt\b|"
+    r"(?:(?:i'm|i am|we're|we are) )?not (?:sure|convinced|certain)\b|i wonder\b|"
+    r"(?:i'm|i am) (?:unsure|skeptical|sceptical)\b)",
+    re.I,
+)
 _BE = re.compile(r"\b(?:is|are|was|were|isn't|aren't|wasn't|weren't)\b", re.I)
 # Openers skipped before the subject: connectives and adverbs ("Then", "Perhaps", "Even better,").
 _LEAD = frozenset(
@@ -190,6 +199,8 @@ def is_statement(text: str) -> bool:
     word before a finite verb) or is a rule of conduct ("Don't …", "Never …", "Always …",
     "Be …"). False keeps the model's reading."""
     text = text.replace("’", "'")  # typographic apostrophes: "don’t forget to …" is a cue
+    if _DOUBT.match(text):
+        return True
     if _CUES.search(text) or _OWNER.match(text.strip()):
         return False
     clause = _main_clause(text)
