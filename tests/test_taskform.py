@@ -19,6 +19,7 @@ from vaultkd.distill.taskform import (
     is_statement,
     sentence_role,
 )
+from vaultkd.distill.types import Distillation
 from vaultkd.model.predictor import Predictions
 from vaultkd.roles import ROLE_INDEX, ROLES
 
@@ -199,27 +200,38 @@ def test_only_actions_are_checked() -> None:
     assert sentence_role("Book it.", tie, ROLE_THRESHOLDS) == "claim"
 
 
-class _ActionPredictor(FakePredictor):
-    """Reads every sentence as an action, as the student reads general advice."""
+class _OneReading(FakePredictor):
+    """Reads every sentence with the same role probabilities (the fake's salience)."""
+
+    def __init__(self, **p: float) -> None:
+        super().__init__()
+        self.p = probs(**p)
 
     def predict(self, sentences):  # type: ignore[no-untyped-def]
         base = super().predict(sentences)
-        role_probs = np.tile(probs(action=0.93, claim=0.05, context=0.02), (len(sentences), 1))
-        return Predictions(role_probs, base.salience, base.embeddings)
+        return Predictions(np.tile(self.p, (len(sentences), 1)), base.salience, base.embeddings)
+
+
+def _distilled(path: str, parts: list[tuple[str, str]], predictor: FakePredictor) -> Distillation:
+    note = make_note(path, parts)
+    sentences = make_sentences(note)
+    return distill_note(note, sentences, predictor.predict([s.text for s in sentences]), Config())
+
+
+# Every sentence read as an action, as the student reads general advice.
+_ACTIONS = dict(action=0.93, claim=0.05, context=0.02)
 
 
 def test_a_distillation_lists_no_statement_as_a_new_task() -> None:
-    note = make_note(
+    d = _distilled(
         "Clippings/Advice.md",
         [
             ("paragraph", "Different is better. Being able to listen well is a superpower."),
             ("paragraph", "You are what you do. Book the venue for the March workshop."),
             ("task", "renew the domain"),
         ],
+        _OneReading(**_ACTIONS),
     )
-    sentences = make_sentences(note)
-    preds = _ActionPredictor().predict([s.text for s in sentences])
-    d = distill_note(note, sentences, preds, Config())
     assert [(a.text, a.existing_task) for a in d.actions] == [
         ("Book the venue for the March workshop.", False),
         ("renew the domain", True),
@@ -261,7 +273,7 @@ def test_every_question_of_the_seed_set_has_the_form() -> None:
 
 
 def test_a_how_to_note_lists_its_steps_as_no_new_tasks() -> None:
-    note = make_note(
+    d = _distilled(
         "Reference/Router.md",
         [
             ("paragraph", "To reset the router, hold the button for ten seconds."),
@@ -269,10 +281,8 @@ def test_a_how_to_note_lists_its_steps_as_no_new_tasks() -> None:
             ("list_item", "If you changed the password, write it on your label."),
             ("paragraph", "Ask Omar for the admin password before Friday."),
         ],
+        _OneReading(**_ACTIONS),
     )
-    sentences = make_sentences(note)
-    preds = _ActionPredictor().predict([s.text for s in sentences])
-    d = distill_note(note, sentences, preds, Config())
     assert [a.text for a in d.actions] == ["Ask Omar for the admin password before Friday."]
 
 
@@ -295,15 +305,8 @@ def test_an_option_under_an_options_heading_is_no_decision(
     assert sentence_role(text, p, ROLE_THRESHOLDS, section) == ("context" if option else "decision")
 
 
-class _DecisionPredictor(FakePredictor):
-    def predict(self, sentences):  # type: ignore[no-untyped-def]
-        base = super().predict(sentences)
-        role_probs = np.tile(probs(decision=0.9, claim=0.1), (len(sentences), 1))
-        return Predictions(role_probs, base.salience, base.embeddings)
-
-
 def test_a_meeting_lists_its_outcome_not_its_options_as_decisions() -> None:
-    note = make_note(
+    d = _distilled(
         "Meetings/Pricing.md",
         [
             ("heading", "Options"),
@@ -312,10 +315,8 @@ def test_a_meeting_lists_its_outcome_not_its_options_as_decisions() -> None:
             ("heading", "Outcome"),
             ("paragraph", "Going with option 1, two per-seat tiers, for small utilities only."),
         ],
+        _OneReading(decision=0.9, claim=0.1),
     )
-    sentences = make_sentences(note)
-    preds = _DecisionPredictor().predict([s.text for s in sentences])
-    d = distill_note(note, sentences, preds, Config())
     assert [x.text for x in d.decisions] == [
         "Going with option 1, two per-seat tiers, for small utilities only."
     ]
