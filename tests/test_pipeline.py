@@ -734,3 +734,26 @@ def test_without_worker_processes_the_writer_does_it_all(
     assert len(here) == len(got)
     assert _outcome(got) == _outcome(want)
     assert _files(two) == _files(one)
+
+
+def test_a_new_output_version_writes_every_note_again_without_the_model(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    predictor = FakePredictor()
+    with Session.open(vault, predictor=predictor) as s:
+        s.distill(s.pending())
+        assert s.pending() == []
+    calls = predictor.calls
+    first = snapshot(vault)
+    # An upgrade whose form checks or rendering write something else for the same predictions.
+    monkeypatch.setattr(pipeline, "OUTPUT_VERSION", pipeline.OUTPUT_VERSION + 1)
+    with Session.open(vault, predictor=predictor) as s:
+        todo = s.pending()
+        assert "Meetings/Retro.md" in todo and len(todo) == 5
+        results = s.distill(todo)
+        assert all(r.status in ("unchanged", "written", "too_short") for r in results), results
+        assert s.pending() == []
+    assert predictor.calls == calls  # every note's predictions came from the state db
+    assert snapshot(vault) == first  # the same output here: nothing was rewritten

@@ -165,11 +165,18 @@ class _Computed:
     preds: Predictions | None  # with new_data: cached again under the edited bytes
 
 
+# What a distillation writes for the same predictions: bump it when that changes (the form
+# checks of `distill/taskform.py`, rendering, titles), so that after an upgrade every note
+# is written again — from its cached predictions, without the model. 1: up to 2026-12-02;
+# 2: escapes and autolinks kept in copies, instructions and options no tasks or decisions.
+OUTPUT_VERSION = 2
+
+
 def _mode(inline: bool, block_refs: bool, new_tasks: bool = True) -> str:
-    # Settings that change what is written beyond the distillation's own text: a note
-    # distilled under another mode is due again.
+    # Settings that change what is written beyond the distillation's own text, and the output
+    # version: a note distilled under another mode is due again.
     flags = (("inline", inline), ("block_refs", block_refs), ("plain_tasks", not new_tasks))
-    return "+".join(m for m, on in flags if on)
+    return "+".join([m for m, on in flags if on] + [f"out{OUTPUT_VERSION}"])
 
 
 def _empty_predictions(dim: int) -> Predictions:
