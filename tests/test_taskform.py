@@ -13,6 +13,7 @@ from fake_predictor import FakePredictor
 from vaultkd.config import Config
 from vaultkd.distill.core import ROLE_THRESHOLDS, distill_note
 from vaultkd.distill.taskform import (
+    is_change,
     is_instruction,
     is_option,
     is_question_form,
@@ -320,3 +321,22 @@ def test_a_meeting_lists_its_outcome_not_its_options_as_decisions() -> None:
     assert [x.text for x in d.decisions] == [
         "Going with option 1, two per-seat tiers, for small utilities only."
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "section", "change"),
+    [
+        ("Add support for cancelled dates.", "5.x releases", True),
+        ("Add page Request a Feature.", "Changelog", True),
+        ("Fix the sync icon on tablets.", "Release notes", True),
+        ("Add support for cancelled dates.", "Ideas for the plugin", False),
+        ("Dana to write the notes for 2.1.", "Releases", False),  # an owner keeps the task
+        ("Write the release notes by Friday.", "Release plan", False),
+    ],
+)
+def test_a_change_recorded_under_a_changelog_heading_is_no_task(
+    text: str, section: str, change: bool
+) -> None:
+    assert is_change(text, section) is change
+    p = probs(action=0.95, claim=0.05)
+    assert sentence_role(text, p, ROLE_THRESHOLDS, section) == ("context" if change else "action")

@@ -268,12 +268,27 @@ def is_option(text: str, section: str | None) -> bool:
     return bool(section and _OPTIONS_HEADING.search(section) and not _CHOSEN.search(text))
 
 
+# A section that records changes made: "## Changelog", "## 8.x releases", "Release notes",
+# "What's new". Its imperatives are what a release did ("Add support for cancelled dates.").
+_CHANGES_HEADING = re.compile(r"\b(?:change ?log|release notes?|releases|what'?s new)\b", re.I)
+
+
+def is_change(text: str, section: str | None) -> bool:
+    """Whether a sentence records a change made: it sits under a heading of changes (a change
+    log, release notes) and has no word of obligation, intention or time and no owner, which
+    keep a task ("Dana to write the notes for 2.1." under "## Releases")."""
+    return bool(
+        section and _CHANGES_HEADING.search(section) and not _owed(text.replace("’", "'"))
+    )
+
+
 def sentence_role(
     text: str, probs: Sequence[float], thresholds: Mapping[str, float],
     section: str | None = None,
 ) -> str:
     """The model's most likely role for a sentence, unless its form rules that role out: an
-    action that is a statement (`is_statement`) or an instruction (`is_instruction`), a
+    action that is a statement (`is_statement`), an instruction (`is_instruction`) or a
+    change recorded under its `section` heading (`is_change`), a
     question with neither a question mark nor a word of doubt (`is_question_form`), a
     decision that is an option listed under its `section` heading (`is_option`). Then the
     next most likely role the form allows, if the model is as sure of it as a listed item
@@ -285,7 +300,10 @@ def sentence_role(
     for rank, j in enumerate(order):
         role = ROLES[j]
         if (
-            (role == "action" and (is_statement(text) or is_instruction(text)))
+            (
+                role == "action"
+                and (is_statement(text) or is_instruction(text) or is_change(text, section))
+            )
             or (role == "question" and not is_question_form(text))
             or (role == "decision" and is_option(text, section))
         ):
