@@ -168,7 +168,8 @@ class _Computed:
 # What a distillation writes for the same predictions: bump it when that changes (the form
 # checks of `distill/taskform.py`, rendering, titles), so that after an upgrade every note
 # is written again — from its cached predictions, without the model. 1: up to 2026-12-02;
-# 2: escapes and autolinks kept in copies, instructions and options no tasks or decisions.
+# 2: escapes and autolinks kept in copies; instructions, changes made, regrets and doubts no
+# tasks; options no decisions.
 OUTPUT_VERSION = 2
 
 
