@@ -113,6 +113,7 @@ _SUBORDINATE = frozenset(
 # 8.", has a cue above and stays a task).
 _MAXIM = re.compile(r"^(?:don'?t|do not|never|always|be)\b", re.I)  # apostrophes normalised
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_ITEM_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 
 def _words(text: str) -> list[str]:
@@ -122,7 +123,7 @@ def _words(text: str) -> list[str]:
 def _main_clause(text: str) -> str:
     """The text from its main clause on: a leading list marker, connectives ("Then", "Even
     better,") and a leading subordinate clause up to its first comma removed."""
-    body = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text).strip()
+    body = _ITEM_MARKER.sub("", text).strip()
     after_clause = False
     for _ in range(6):
         words = _words(body[:40])
@@ -161,12 +162,13 @@ _YOU = re.compile(r"(?<![\w-])you(?:r|rs|rself|rselves)?(?![\w-])", re.I)
 _VOCATIVE = re.compile(r"^[A-Z][a-z]+,\s|,\s*[A-Z][a-z]+[.!]?$")
 
 
-def _owed(text: str) -> bool:
-    """A word of obligation, intention or time, or an owner first: a task, whatever its form."""
-    if _CUES.search(text) or _OWNER.match(text.strip()):
-        return True
-    clause = _main_clause(text)
-    return bool(_CUES.search(clause) or _OWNER.match(clause))
+def _owed(text: str, clause: str) -> bool:
+    """A word of obligation, intention or time, or an owner first (in the text or in its main
+    `clause`): a task, whatever its form."""
+    return bool(
+        _CUES.search(text) or _OWNER.match(text.strip())
+        or _CUES.search(clause) or _OWNER.match(clause)
+    )
 
 
 def is_instruction(text: str) -> bool:
@@ -179,15 +181,17 @@ def is_instruction(text: str) -> bool:
     if _CHANGELOG.match(text):
         return True
     # Most sentences have none of the forms: a word search says so before any parsing.
-    if not _MAYBE_INSTRUCTION.search(text) or _owed(text):
+    if not _MAYBE_INSTRUCTION.search(text):
         return False
     clause = _main_clause(text)
+    if _owed(text, clause):
+        return False
     words = _words(clause)
     if not words:
         return False
     if words[0] in _UI:
         return True
-    lead = _words(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", text)[:40])
+    lead = _words(_ITEM_MARKER.sub("", text)[:40])
     # "to" and a verb, not a place or a person ("To the bank, then home.")
     if lead[:1] == ["to"] and len(lead) > 1 and lead[1] not in _SUBJECT and clause != text.strip():
         return True  # "To turn it on, add `show group count` to your query."
@@ -205,10 +209,8 @@ def is_statement(text: str) -> bool:
     text = text.replace("’", "'")  # typographic apostrophes: "don’t forget to …" is a cue
     if _DOUBT.match(text):
         return True
-    if _CUES.search(text) or _OWNER.match(text.strip()):
-        return False
     clause = _main_clause(text)
-    if _CUES.search(clause) or _OWNER.match(clause):
+    if _owed(text, clause):
         return False
     words = _words(clause)
     if not words:
@@ -281,9 +283,10 @@ def is_change(text: str, section: str | None) -> bool:
     """Whether a sentence records a change made: it sits under a heading of changes (a change
     log, release notes) and has no word of obligation, intention or time and no owner, which
     keep a task ("Dana to write the notes for 2.1." under "## Releases")."""
-    return bool(
-        section and _CHANGES_HEADING.search(section) and not _owed(text.replace("’", "'"))
-    )
+    if not (section and _CHANGES_HEADING.search(section)):
+        return False
+    text = text.replace("’", "'")
+    return not _owed(text, _main_clause(text))
 
 
 def sentence_role(
