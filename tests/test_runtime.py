@@ -201,3 +201,11 @@ def test_shipped_model_meets_its_export_gates() -> None:
     # Card and metrics come from the same evaluation run.
     card = (MODEL_DIR / "model-card.md").read_text(encoding="utf-8")
     assert manifest["version"] in card and "## Goals" in card
+
+
+def test_model_threads_leave_the_parsing_thread_a_core(monkeypatch) -> None:
+    import vaultkd.model.runtime as runtime
+
+    for cores, want in ((None, 1), (1, 1), (2, 1), (4, 3), (16, 4)):
+        monkeypatch.setattr(runtime.os, "cpu_count", lambda c=cores: c)
+        assert runtime.model_threads() == want
