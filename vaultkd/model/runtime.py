@@ -119,8 +119,9 @@ def model_threads() -> int:
     In a vault-sized run the model reads one chunk while this process parses the next, so the
     parsing thread owns a core; a model thread given that core as well only contends for it.
     On 2 cores, 1 thread instead of 2: pass 1 of 2,000 synthetic notes in 20-26 s instead of
-    22-31 s, ~15% less CPU (bench/distill_bench.py, side by side). A single note waits a few
-    milliseconds more, next to a second of start-up."""
+    22-31 s with ~15% less CPU (timed at the pass boundary, two alternating pairs); the whole
+    run in bench/distill_bench.py, with the faster `to_plain` as well, 40.0-40.2 s instead of
+    41.2-41.9 s. A single note waits a few milliseconds more, next to a second of start-up."""
     return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
