@@ -736,6 +736,16 @@ def test_without_worker_processes_the_writer_does_it_all(
     assert _files(two) == _files(one)
 
 
+@pytest.mark.parametrize(("cores", "workers"), [(None, 0), (1, 0), (2, 2), (3, 3), (16, 3)])
+def test_pass_two_has_a_worker_per_core_beside_the_writer_but_not_on_one_core(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, workers: int
+) -> None:
+    import vaultkd.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cores)
+    assert pipeline.distill_workers() == workers
+
+
 def test_a_new_output_version_writes_every_note_again_without_the_model(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
