@@ -90,6 +90,46 @@ def test_training_from_an_init_state_starts_there() -> None:
         assert torch.equal(result.model.state_dict()[name], tensor), name
 
 
+def test_a_shallower_student_starts_from_the_base_s_first_blocks() -> None:
+    from tokenizers import Tokenizer
+
+    from vaultkd.train.kd import KDConfig, KDData, train_student
+    from vaultkd.train.refine import shallower
+
+    model_dir = default_model_dir()
+    base = recover_student(model_dir)
+    state = base.state_dict()
+    init = shallower(state, 1)
+    assert any(k.startswith("blocks.1.") for k in state)
+    assert not any(k.startswith("blocks.1.") for k in init)
+    assert set(init) == {k for k in state if not k.startswith("blocks.1.")}
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    texts = _seed_texts("dev")[:64]
+    n = len(texts)
+    data = KDData(texts, np.zeros(n, np.int64), np.full(n, -1, np.int64),
+                  np.full(n, np.nan, np.float32))
+    cfg = KDConfig(epochs=1, lr=0.0, threads=1, dropout=0.0, layers=1)
+    result = train_student(cfg, tok, data, data, init_state=init)
+    got = result.model.state_dict()
+    assert set(got) == set(init)  # a one-block network, every weight from the base
+    for name, tensor in init.items():
+        assert torch.equal(got[name], tensor), name
+
+
+@pytest.mark.parametrize("args", [["--layers", "3", "--mode", "full"], ["--layers", "1"]])
+def test_layers_beyond_the_base_or_outside_full_mode_is_a_usage_error(
+    tmp_path: Path, args: list[str]
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "vaultkd.train.refine", *args, "--out", str(tmp_path / "out"),
+         "--run-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--layers needs --mode full and 1 to 2" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not (data_root() / "mrda").is_dir(),

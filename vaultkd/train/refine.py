@@ -84,6 +84,9 @@ class RefineConfig:
     threads: int = 2
     version: str = VERSION
     smoke: bool = False
+    # Full mode: a student of this many blocks, started from the base's first ones and
+    # distilled from the base (its anchors) and the labels; None keeps the base's depth.
+    layers: int | None = None
 
 
 def anchor_texts(limit: int, seed: int = 0) -> list[str]:
@@ -158,7 +161,17 @@ def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
     return override(
         KDConfig(**shipped), epochs=cfg.epochs, lr=cfg.lr, init_from_teacher=False,
         seed=cfg.seed, threads=cfg.threads, evals_per_epoch=2,
+        layers=cfg.layers or shipped["layers"],
     )
+
+
+def shallower(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
+    """`state` without the blocks from `layers` on: the first blocks, embeddings and heads
+    start the shallower student, which then learns to stand in for the blocks it lacks."""
+    return {
+        k: v for k, v in state.items()
+        if not (k.startswith("blocks.") and int(k.split(".")[1]) >= layers)
+    }
 
 
 def refine(cfg: RefineConfig) -> dict:
@@ -180,8 +193,13 @@ def refine(cfg: RefineConfig) -> dict:
     kd = kd_config(manifest, cfg)
     if cfg.smoke:
         kd = override(kd, epochs=1)
+    init = base.state_dict()
+    if kd.layers < base.cfg.layers:
+        init = shallower(init, kd.layers)
+    elif kd.layers > base.cfg.layers:
+        raise ValueError(f"--layers {kd.layers}: the base has only {base.cfg.layers} blocks")
     result: TrainResult = train_student(
-        kd, tokenizer, train, dev, init_state=base.state_dict(),
+        kd, tokenizer, train, dev, init_state=init,
         log_path=cfg.run_dir / "log.jsonl",
     )
     torch.save({"state_dict": result.model.state_dict()}, cfg.run_dir / "student.pt")
@@ -422,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3, help="full mode")
     ap.add_argument("--lr", type=float, default=5e-4, help="full mode")
     ap.add_argument("--head-lr", type=float, default=HEAD_LR, help="head mode")
+    ap.add_argument("--layers", type=int, default=None,
+                    help="full mode: a shallower student, from the base's first blocks")
     ap.add_argument("--anchor-sentences", type=int, default=ANCHOR_SENTENCES)
     ap.add_argument("--seed-repeat", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0, help="random seed (sampling, batches, init)")
@@ -435,11 +455,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         print_table(compare({str(d): d for d in args.compare}, split=args.split))
         return 0
+    if args.layers is not None:
+        depth = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
+        depth = int(depth["student_config"]["layers"])
+        if args.mode != "full" or not 1 <= args.layers <= depth:
+            ap.error(f"--layers needs --mode full and 1 to {depth} (the base's blocks)")
     cfg = RefineConfig(
         base=args.base, out=args.out, run_dir=args.run_dir, mode=args.mode, epochs=args.epochs,
         lr=args.lr, head_lr=args.head_lr,
         anchor_sentences=args.anchor_sentences, seed_repeat=args.seed_repeat, seed=args.seed,
-        smoke=args.smoke,
+        smoke=args.smoke, layers=args.layers,
     )
     # Training reads the base while it runs; the result replaces it only at the end.
     staged = cfg.run_dir / "out" if cfg.base.resolve() == cfg.out.resolve() else cfg.out
