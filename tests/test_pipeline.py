@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fake_predictor import FakePredictor
 
@@ -372,6 +373,61 @@ def test_a_vault_sized_run_packs_notes_between_passes_and_writes_the_same_bytes(
     assert {k: v[0] for k, v in snapshot(packed).items()} == {
         k: v[0] for k, v in snapshot(small).items()
     }
+
+
+def test_model_threads_that_share_a_chunk_read_what_one_call_reads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import vaultkd.pipeline as pipeline
+    from vaultkd.model.runtime import load_predictor
+
+    from sample import pristine_sample_vault
+
+    lines = [
+        line.strip("-#>* ")
+        for note in sorted(pristine_sample_vault().rglob("*.md"))
+        for line in note.read_text(encoding="utf-8").splitlines()
+        if len(line.strip("-#>* ")) > 3
+    ]
+    texts = list(dict.fromkeys(lines))[: 3 * pipeline.BATCH_ROWS + 17]
+    assert len(texts) > 2 * pipeline.BATCH_ROWS  # enough to be shared out
+    session = Session.__new__(Session)
+    session.predictor = load_predictor()
+    want = session.predictor.predict(texts)
+    for jobs in (2, 3):
+        with ThreadPoolExecutor(jobs) as pool:
+            got = session._predict(texts, pool, jobs)
+        for name in ("role_probs", "salience", "embeddings"):
+            assert getattr(got, name).dtype == getattr(want, name).dtype
+            assert np.array_equal(getattr(got, name), getattr(want, name)), (jobs, name)
+
+
+def test_a_vault_run_with_two_model_threads_writes_what_one_thread_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaultkd.pipeline as pipeline
+    from vaultkd.model.runtime import load_predictor
+
+    one, two = _sample_copy(tmp_path / "one"), _sample_copy(tmp_path / "two")
+    monkeypatch.setattr(pipeline, "CHUNK_NOTES", 8)  # packed, several chunks
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)  # every chunk's model work is shared out
+    shared: list[int] = []
+    real = pipeline.Session._predict
+
+    def counting(self: Session, texts: list[str], pool: object, jobs: int) -> Predictions:
+        shared.append(jobs if pool is not None and len(texts) >= 8 else 1)
+        return real(self, texts, pool, jobs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline.Session, "_predict", counting)
+    results = {}
+    for root, jobs in ((one, 1), (two, 2)):
+        with Session.open(root, predictor=load_predictor()) as s:
+            results[jobs] = s.distill(s.sources(), jobs=jobs)
+    assert 2 in shared and 1 in shared
+    assert [(r.note, r.status, r.written, r.report) for r in results[2]] == [
+        (r.note, r.status, r.written, r.report) for r in results[1]
+    ]
+    assert _files(two) == _files(one)
 
 
 def test_a_note_saved_between_the_passes_of_a_packed_run_is_retried_untouched(

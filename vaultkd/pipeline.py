@@ -73,9 +73,9 @@ from vaultkd.write.writer import OutputFile, VaultWriter, WriteReport
 log = logging.getLogger(__name__)
 
 STATE_DB = "state.db"
-BATCH_SENTENCES = 4096  # sentences per model call (sorted by length inside it)
+BATCH_SENTENCES = 16384  # sentences per model call at most (a chunk's, as a rule)
+BATCH_ROWS = 128  # below twice this, one model thread reads them all
 CHUNK_NOTES = 256  # notes parsed and predicted per step of pass 1
-INFLIGHT = 1
 
 
 class VaultNotFound(Exception):
@@ -396,7 +396,7 @@ class Session:
         # of 48-52 s for 3,000 notes, for ~50 MB more peak RSS (bench/distill_bench.py); a
         # small run (the daemon's saves) stays on this thread. Only the model call leaves this
         # thread (SQLite and the graph stay here).
-        inflight: deque[tuple[list[_Prepared], int, Future[int]]] = deque()
+        inflight: tuple[list[_Prepared], int, Future[int]] | None = None
         model = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaultkd-model")
 
         def settle(chunk: list[_Prepared], cached: int, running: Future[int]) -> None:
@@ -435,12 +435,12 @@ class Session:
                 else:
                     running = Future()
                     running.set_result(self._run_batches(batches, jobs))
-                inflight.append((notes, cached, running))
-                if len(inflight) > INFLIGHT:
-                    settle(*inflight.popleft())
+                if inflight is not None:
+                    settle(*inflight)
+                inflight = (notes, cached, running)
                 prepared += chunk
-            while inflight:
-                settle(*inflight.popleft())
+            if inflight is not None:
+                settle(*inflight)
         finally:
             model.shutdown()
         # Pass 2: distill, render, write. The vector index is stacked once for the batch.
@@ -618,6 +618,7 @@ class Session:
     def _run_batches(self, batches: Sequence[list[_Prepared]], jobs: int) -> int:
         """Fill `preds` from the model; touches only the predictor and these notes (it runs
         beside the parsing of the next chunk). Returns how many notes it did."""
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="vaultkd-model") if jobs > 1 else None
 
         def run(group: list[_Prepared]) -> int:
             # Notes share model calls: the shipped int8 model has fixed activation scales, so a
@@ -626,7 +627,7 @@ class Session:
             # (templates, repeated lines) is read once.
             texts = [s.text for p in group for s in p.sentences]
             unique = list(dict.fromkeys(texts))
-            preds = self.predictor.predict(unique)
+            preds = self._predict(unique, pool, jobs)
             where = {t: i for i, t in enumerate(unique)}
             start = 0
             for p in group:
@@ -637,10 +638,34 @@ class Session:
                 )
             return len(group)
 
-        if jobs > 1 and len(batches) > 1:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                return sum(pool.map(run, batches))
-        return sum(run(group) for group in batches)
+        try:
+            return sum(run(group) for group in batches)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _predict(
+        self, texts: list[str], pool: ThreadPoolExecutor | None, jobs: int
+    ) -> Predictions:
+        """The model on `texts`, in `jobs` threads that share the work evenly.
+
+        Each thread reads every `jobs`-th text in order of length, so all get the same mix of
+        long and short ones and finish together, and each still sorts its own by length (little
+        padding). Whole batches per thread instead (the model's batches of 4,096 sentences, two
+        threads) left one thread reading a chunk's last batch alone while the parser waited
+        for it: 3,000 synthetic notes, pass 1 in 18.9 / 20.0 s instead of 21.2 / 22.1 s."""
+        if pool is None or len(texts) < 2 * BATCH_ROWS:
+            return self.predictor.predict(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts = [order[j::jobs] for j in range(jobs)]
+        got = list(pool.map(self.predictor.predict, [[texts[i] for i in part] for part in parts]))
+        first, n = got[0], len(texts)
+        probs = np.empty((n, first.role_probs.shape[1]), first.role_probs.dtype)
+        salience = np.empty(n, first.salience.dtype)
+        embeddings = np.empty((n, first.embeddings.shape[1]), first.embeddings.dtype)
+        for part, p in zip(parts, got, strict=True):
+            probs[part], salience[part], embeddings[part] = p.role_probs, p.salience, p.embeddings
+        return Predictions(probs, salience, embeddings)
 
     def _computed_elsewhere(
         self, prepared: list[_Prepared], args: tuple[Any, ...]
