@@ -378,10 +378,10 @@ def test_a_vault_sized_run_packs_notes_between_passes_and_writes_the_same_bytes(
 def test_model_threads_that_share_a_chunk_read_what_one_call_reads() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    from sample import pristine_sample_vault
+
     import vaultkd.pipeline as pipeline
     from vaultkd.model.runtime import load_predictor
-
-    from sample import pristine_sample_vault
 
     lines = [
         line.strip("-#>* ")

@@ -17,6 +17,7 @@ from vaultkd.distill.taskform import (
     is_instruction,
     is_option,
     is_question_form,
+    is_release_note,
     is_statement,
     sentence_role,
 )
@@ -340,3 +341,23 @@ def test_a_change_recorded_under_a_changelog_heading_is_no_task(
     assert is_change(text, section) is change
     p = probs(action=0.95, claim=0.05)
     assert sentence_role(text, p, ROLE_THRESHOLDS, section) == ("context" if change else "action")
+
+
+@pytest.mark.parametrize(
+    ("text", "section", "release"),
+    [
+        ("fix(workspace): consistent tree item sort order", "Everything Else", True),
+        ("feat(views): create note button in tree view (#2931) @kaan", None, True),
+        ("Vaults can now be configured with their own URL.", "Release notes", True),
+        ("`Show Preview` is now deprecated.", "What's new", True),
+        ("We decided to drop Python 3.8 in 2.0.", "Releases", False),  # a choice made
+        ("Going with weekly releases from now on.", "Changelog", False),
+        ("Vaults can now be configured with their own URL.", "Outcome", False),
+        ("Fix: we ship the build without the beta flag.", None, False),  # no scope, no PR
+    ],
+)
+def test_what_a_release_did_is_no_decision(text: str, section: str | None, release: bool) -> None:
+    assert is_release_note(text, section) is release
+    p = probs(decision=0.9, claim=0.1)
+    want = "context" if release else "decision"
+    assert sentence_role(text, p, ROLE_THRESHOLDS, section) == want

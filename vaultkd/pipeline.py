@@ -170,8 +170,9 @@ class _Computed:
 # checks of `distill/taskform.py`, rendering, titles), so that after an upgrade every note
 # is written again — from its cached predictions, without the model. 1: up to 2026-12-02;
 # 2: escapes and autolinks kept in copies; instructions, changes made, regrets and doubts no
-# tasks; options no decisions.
-OUTPUT_VERSION = 2
+# tasks; options no decisions. 3 (2026-12-04): what a release did (change-log lines, changes
+# under a heading of changes) no decisions.
+OUTPUT_VERSION = 3
 
 
 def _mode(inline: bool, block_refs: bool, new_tasks: bool = True) -> str:

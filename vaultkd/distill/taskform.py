@@ -289,6 +289,17 @@ def is_change(text: str, section: str | None) -> bool:
     return not _owed(text, _main_clause(text))
 
 
+def is_release_note(text: str, section: str | None) -> bool:
+    """Whether a sentence read as a decision is what a release did, not a choice the note
+    records: a change-log line ("fix(workspace): consistent tree item sort order"), or a
+    sentence under a heading of changes that says nothing of a choice made ("Vaults can now
+    be configured with their own URL." under "## Release notes"; "We decided to drop 3.8."
+    there stays a decision)."""
+    if _CHANGELOG.match(text):
+        return True
+    return bool(section and _CHANGES_HEADING.search(section) and not _CHOSEN.search(text))
+
+
 def sentence_role(
     text: str, probs: Sequence[float], thresholds: Mapping[str, float],
     section: str | None = None,
@@ -297,7 +308,8 @@ def sentence_role(
     action that is a statement (`is_statement`), an instruction (`is_instruction`) or a
     change recorded under its `section` heading (`is_change`), a
     question with neither a question mark nor a word of doubt (`is_question_form`), a
-    decision that is an option listed under its `section` heading (`is_option`). Then the
+    decision that is an option listed under its `section` heading (`is_option`) or a change a
+    release made (`is_release_note`). Then the
     next most likely role the form allows, if the model is as sure of it as a listed item
     needs (`thresholds`, per role), else `context`: for a sentence read as an action with
     p = 0.99 the rest is noise ("that was very nice." in a meeting), and taking it would turn
@@ -312,7 +324,10 @@ def sentence_role(
                 and (is_statement(text) or is_instruction(text) or is_change(text, section))
             )
             or (role == "question" and not is_question_form(text))
-            or (role == "decision" and is_option(text, section))
+            or (
+                role == "decision"
+                and (is_option(text, section) or is_release_note(text, section))
+            )
         ):
             continue
         if rank == 0 or float(probs[j]) >= thresholds.get(role, 0.0):
