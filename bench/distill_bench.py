@@ -1,6 +1,6 @@
 """Distill the synthetic 10,000-note vault cold, then again unchanged.
 
-    nice -n 10 python bench/distill_bench.py [--notes 10000] [--jobs 2] [--seed 0]
+    nice -n 10 python bench/distill_bench.py [--notes 10000] [--jobs N] [--seed 0]
 
 Reports wall time, notes/s, sentences/s and peak RSS for the cold run (every note parsed,
 predicted by the shipped model, distilled and written) and for a second run on the unchanged
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import make_vault  # noqa: E402
 
+from vaultkd.model.runtime import model_jobs  # noqa: E402
 from vaultkd.pipeline import Session  # noqa: E402
 
 
@@ -62,9 +63,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="model threads (default: what `vaultkd distill --all` runs)")
     ap.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = ap.parse_args()
+    args.jobs = args.jobs or model_jobs()
     with tempfile.TemporaryDirectory() as tmp:
         vault = Path(tmp) / "vault"
         t0 = time.perf_counter()

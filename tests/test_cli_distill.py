@@ -62,6 +62,27 @@ def test_distill_all_twice_changes_no_byte(vault: Path) -> None:
     assert snapshot(vault) == after, "a forced re-run must reproduce the same bytes"
 
 
+@pytest.mark.parametrize(("flag", "want"), [([], None), (["--jobs", "3"], 3)])
+def test_distill_all_runs_as_many_model_threads_as_the_cores_unless_told(
+    vault: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], want: int | None
+) -> None:
+    import vaultkd.model.runtime as runtime
+    from vaultkd.pipeline import Session
+
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)  # two model threads of one each
+    seen: list[int] = []
+    real = Session.distill
+
+    def distill(self: Session, todo: list[str], options=None, progress=None, jobs=1, **kw):  # type: ignore[no-untyped-def]
+        seen.append(jobs)
+        return real(self, todo, options, progress, jobs, **kw)
+
+    monkeypatch.setattr(Session, "distill", distill)
+    code, out, err = run("distill", "--all", *flag, str(vault))
+    assert code == 0, err
+    assert seen == [want or 2]
+
+
 def test_one_note_prints_one_line_and_json_has_the_documented_keys(vault: Path) -> None:
     code, out, err = run("distill", str(vault / RETRO))  # vault found from .obsidian/
     assert code == 0, err

@@ -209,3 +209,12 @@ def test_model_threads_leave_the_parsing_thread_a_core(monkeypatch) -> None:
     for cores, want in ((None, 1), (1, 1), (2, 1), (4, 3), (16, 4)):
         monkeypatch.setattr(runtime.os, "cpu_count", lambda c=cores: c)
         assert runtime.model_threads() == want
+
+
+def test_model_jobs_fill_the_cores_with_the_model_s_threads(monkeypatch) -> None:
+    import vaultkd.model.runtime as runtime
+
+    for cores, want in ((None, 1), (1, 1), (2, 2), (3, 1), (4, 1), (8, 2), (16, 4)):
+        monkeypatch.setattr(runtime.os, "cpu_count", lambda c=cores: c)
+        assert runtime.model_jobs() == want
+        assert runtime.model_jobs() * runtime.model_threads() <= max(cores or 1, 1)

@@ -104,11 +104,12 @@ def _distill_batch(
 @click.option("--block-refs", is_flag=True, help="Append ^vkd-… block ids to the source "
               "paragraphs the distillation cites (nothing else in the note changes).")
 @click.option("--force", is_flag=True, help="Distill even notes that are up to date.")
-@click.option("--jobs", type=click.IntRange(1, 32), default=1, show_default=True,
-              help="Model calls in parallel.")
+@click.option("--jobs", type=click.IntRange(1, 32), default=None,
+              help="Model threads [default: as many as the cores, counting each of the "
+              "model's own intra-op threads].")
 def distill(
     notes: tuple[str, ...], vault: str | None, all_: bool, dry_run: bool, as_json: bool,
-    inline: bool, block_refs: bool, force: bool, jobs: int,
+    inline: bool, block_refs: bool, force: bool, jobs: int | None,
 ) -> None:
     """Distill NOTE… (or --all VAULT) into claims, questions, decisions, actions, atomic
     notes and a progressive summary. Prints one line per note; exit 0 ok, 1 failure."""
@@ -117,12 +118,13 @@ def distill(
     import time
 
     from vaultkd.config import ConfigError
-    from vaultkd.model.runtime import ModelError
+    from vaultkd.model.runtime import ModelError, model_jobs
     from vaultkd.pipeline import DistillOptions, Session
     from vaultkd.vault.errors import VaultError
     from vaultkd.write.lock import VaultLocked, write_lock
 
     root, rels = _vault_and_notes(notes, vault, all_)
+    jobs = jobs or model_jobs()
     options = DistillOptions(inline=inline, block_refs=block_refs, force=force,
                              dry_run=dry_run)
     try:
