@@ -146,6 +146,8 @@ def test_smoke_refinement_writes_a_model_the_run_time_loads(tmp_path: Path, mode
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| seed test, evergreen macro-F1 |" in proc.stdout  # the side-by-side table
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("| metric |"))
+    assert header.count("|") == 4, header  # the base and the refined model, one column each
     manifest = json.loads((out / "student.json").read_text(encoding="utf-8"))
     base = json.loads(base_text)
     assert manifest["refined_from"]["onnx_sha256"] == base["onnx_sha256"]

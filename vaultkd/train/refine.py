@@ -471,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     run = refine_head if cfg.mode == "head" else refine
     manifest = run(RefineConfig(**{**cfg.__dict__, "out": staged}))
     base_version = json.loads((cfg.base / "student.json").read_text(encoding="utf-8"))["version"]
-    table = compare({base_version: cfg.base, manifest["version"]: staged}, cfg.threads)
+    names = (base_version, manifest["version"])
+    if names[0] == names[1]:  # one column would hold both models' numbers
+        names = (f"{base_version} (base)", f"{base_version} (refined)")
+    table = compare({names[0]: cfg.base, names[1]: staged}, cfg.threads)
     print_table(table)
     if staged != cfg.out:
         for name in ("student.onnx", "student.json", "tokenizer.json"):
