@@ -45,6 +45,10 @@ STATEMENTS = [
     "You can reverse this with `group by urgency reverse`.",
     "Latency is due to cold starts.",
     "Then, it does not help.",
+    # "before" at the end of a clause looks back: no deadline.
+    "This sounds obvious, but it can be hard to determine, especially if it's something you've "
+    "never bought before.",
+    "The build breaks before, during and after the merge.",
     # A general requirement is nobody's task.
     "A card should ask one thing, and a complex idea should be broken into many cards.",
     "You don’t need to agree with the idea for it to become an evergreen note.",
@@ -67,6 +71,7 @@ STATEMENTS = [
 ]
 # Tasks by form: imperatives, an owner first, words of obligation, intention or time.
 TASKS = [
+    "Dana sends the draft before the launch.",  # "before" with something after it: a deadline
     "Book the venue for the March workshop.",
     "Dana to send the draft contract to legal.",
     "Ana: send the partner blogs a thank-you note",

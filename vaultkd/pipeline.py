@@ -174,7 +174,7 @@ class _Computed:
 # is written again — from its cached predictions, without the model. 1: up to 2026-12-02;
 # 2: escapes and autolinks kept in copies; instructions, changes made, regrets and doubts no
 # tasks; options no decisions. 3 (2026-12-04): what a release did (change-log lines, changes
-# under a heading of changes) no decisions.
+# under a heading of changes) no decisions; "before" at a clause's end no deadline.
 OUTPUT_VERSION = 3
 
 

@@ -39,6 +39,8 @@ from vaultkd.roles import ROLES
 
 # Words of obligation, intention and time that make a statement a task ("Tom will set up the
 # page by 20 February.", "I need to send Ravi the table.", "We should email the officer.").
+# "before" only with something after it ("before the launch"): at the end of a clause it
+# looks back ("something you've never bought before.", "two days slower than before").
 _CUES = re.compile(
     r"\b(?:will|shall|won't|had better|(?:i|we|they|he|she) (?:\w+ )?needs?|"
     r"going to|gonna|let's|let us|remember to|don't forget|do not forget|make sure|be sure to|"
@@ -46,7 +48,7 @@ _CUES = re.compile(
     r"tomorrow|tonight|this (?:week|weekend|month|morning|afternoon|evening)|"
     r"next (?:week|month|time|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"by (?:mon|tues|wednes|thurs|fri|satur|sun)day|on (?:mon|tues|wednes|thurs|fri|satur|sun)day|"
-    r"by (?:the )?(?:end|eod|eow|noon|\d)|before|until (?:the )?\d)\b"
+    r"by (?:the )?(?:end|eod|eow|noon|\d)|before(?!\s*(?:[.,;:!?)]|$))|until (?:the )?\d)\b"
     r"|'ll\b|’ll\b",
     re.I,
 )
