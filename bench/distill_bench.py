@@ -56,6 +56,9 @@ def run(vault: Path, jobs: int) -> dict[str, float]:
         # much of it is pages shared with this process).
         "peak_rss_child_mb": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         "statuses": statuses,  # type: ignore[dict-item]
+        # Pass 1 (parse, segment, model) and pass 2 (connections, distill, render, write):
+        # wall and CPU seconds, the pass-2 workers' CPU apart.
+        **session.timings,
     }
 
 
@@ -89,6 +92,12 @@ def main() -> int:
             f"{r['peak_rss_mb']} MB (largest worker {r['peak_rss_child_mb']} MB) | "
             f"{r['statuses']}"
         )
+        if r.get("pass1_s") is not None:
+            print(
+                f"{'':>11}pass 1 {r['pass1_s']:.1f} s ({r['pass1_cpu_s']:.1f} CPU-s), pass 2 "
+                f"{r['pass2_s']:.1f} s ({r['pass2_cpu_s']:.1f} CPU-s here, "
+                f"{r['pass2_workers_cpu_s']:.1f} in its workers)"
+            )
     return 0
 
 

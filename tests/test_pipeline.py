@@ -375,6 +375,25 @@ def test_a_vault_sized_run_packs_notes_between_passes_and_writes_the_same_bytes(
     }
 
 
+def test_a_distill_call_records_how_long_each_pass_took(vault: Path) -> None:
+    import time
+
+    with open_session(vault) as s:
+        assert s.timings == {}
+        t0 = time.perf_counter()
+        s.distill(s.pending())
+        wall = time.perf_counter() - t0
+        t = dict(s.timings)
+        assert set(t) == {
+            f"pass{n}_{what}" for n in (1, 2) for what in ("s", "cpu_s", "workers_cpu_s")
+        }
+        assert all(v >= 0 for v in t.values())
+        assert t["pass1_s"] > 0 and t["pass2_s"] > 0
+        assert t["pass1_s"] + t["pass2_s"] <= wall + 0.01
+        s.distill([])  # the next call's own numbers replace them
+        assert s.timings["pass2_s"] < t["pass2_s"]
+
+
 def test_model_threads_that_share_a_chunk_read_what_one_call_reads() -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -22,6 +22,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -226,6 +227,9 @@ class Session:
         self._build_graph = None if isinstance(graph, VaultGraph) else graph
         self._title_index: _TitleIndex | None = None
         self._vectors: dict[str, np.ndarray] | None = None  # loaded when first needed, too
+        # The last `distill` call's passes: wall and CPU seconds of this process and of its
+        # pass-2 workers (`bench/distill_bench.py` prints them).
+        self.timings: dict[str, float] = {}
 
     @property
     def graph(self) -> VaultGraph:
@@ -382,6 +386,7 @@ class Session:
         jobs: int,
         reports: bool,
     ) -> list[NoteResult]:
+        started = _clock()
         inline = options.inline or self.config.inline
         block_refs = options.block_refs or self.config.block_refs
         mode = _mode(inline, block_refs, self.config.new_tasks)
@@ -448,6 +453,7 @@ class Session:
         finally:
             model.shutdown()
         # Pass 2: distill, render, write. The vector index is stacked once for the batch.
+        between = _clock()
         index = VectorIndex(self._index) if prepared else VectorIndex({})
         memo: Neighbours = {}  # the link graph does not change during pass 2
         writer = VaultWriter(self.root, self.db, dry_run=options.dry_run)
@@ -486,6 +492,12 @@ class Session:
             done += 1
             if progress:
                 progress(done, total)
+        ended = _clock()
+        self.timings = {
+            f"pass{n}_{what}": round(b[k] - a[k], 3)
+            for n, (a, b) in ((1, (started, between)), (2, (between, ended)))
+            for k, what in enumerate(("s", "cpu_s", "workers_cpu_s"))
+        }
         return [results[i] for i in range(len(rel_paths))]
 
     def predict(self, rel_paths: Sequence[str]) -> int:
@@ -1063,6 +1075,12 @@ _PARALLEL_MIN = CHUNK_NOTES  # below this, pass 2 stays in one process
 _WORKER_CHUNK = 32  # notes per task sent to a pass-2 worker
 # What a forked pass-2 worker works on: the session, pass 2's notes, `_compute`'s arguments.
 _FORKED: tuple[Session, list[_Prepared], tuple[Any, ...]] | None = None
+
+
+def _clock() -> tuple[float, float, float]:
+    """(wall, this process's CPU, its reaped children's CPU) in seconds."""
+    t = os.times()
+    return time.perf_counter(), t.user + t.system, t.children_user + t.children_system
 
 
 def distill_workers() -> int:
