@@ -92,12 +92,11 @@ def main() -> int:
             f"{r['peak_rss_mb']} MB (largest worker {r['peak_rss_child_mb']} MB) | "
             f"{r['statuses']}"
         )
-        if r.get("pass1_s") is not None:
-            print(
-                f"{'':>11}pass 1 {r['pass1_s']:.1f} s ({r['pass1_cpu_s']:.1f} CPU-s), pass 2 "
-                f"{r['pass2_s']:.1f} s ({r['pass2_cpu_s']:.1f} CPU-s here, "
-                f"{r['pass2_workers_cpu_s']:.1f} in its workers)"
-            )
+        print(
+            f"{'':>11}pass 1 {r['pass1_s']:.1f} s ({r['pass1_cpu_s']:.1f} CPU-s), pass 2 "
+            f"{r['pass2_s']:.1f} s ({r['pass2_cpu_s']:.1f} CPU-s here, "
+            f"{r['pass2_workers_cpu_s']:.1f} in its workers)"
+        )
     return 0
 
 

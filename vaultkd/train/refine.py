@@ -456,8 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(compare({str(d): d for d in args.compare}, split=args.split))
         return 0
     if args.layers is not None:
-        depth = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
-        depth = int(depth["student_config"]["layers"])
+        base_manifest = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
+        depth = int(base_manifest["student_config"]["layers"])
         if args.mode != "full" or not 1 <= args.layers <= depth:
             ap.error(f"--layers needs --mode full and 1 to {depth} (the base's blocks)")
     cfg = RefineConfig(
