@@ -23,7 +23,10 @@ from vaultkd.vault.inline import literal, to_plain
         ("[**bold link**](x.md)", "bold link"),
         ("claim worth keeping. ^block-1", "claim worth keeping."),
         ("a footnote[^1] here", "a footnote here"),
-        ("line<br>break <span class='x'>in</span>", "linebreak in"),
+        ("line<br>break <span class='x'>in</span>", "line break in"),
+        # A line break between words reads as a space, and adds none beside one.
+        ("order,<br/>so we <BR />sort", "order, so we sort"),
+        ("one <br>two<br> three<br>", "one two three"),
         # An autolink shows its address (it is no HTML tag).
         ("spec at <https://example.com/a?b=1> now", "spec at https://example.com/a?b=1 now"),
         ("mail <bob@example.com> and <b>x</b>", "mail bob@example.com and x"),
@@ -47,7 +50,11 @@ def test_offsets_point_at_the_same_characters() -> None:
     md = "- [x] **Dana** to send [[Contracts/Draft|the draft]] by *Friday*. ^a1"
     p = to_plain(md)
     assert p.text == "Dana to send the draft by Friday."
-    assert all(md[o] == c for o, c in zip(p.offsets, p.text, strict=True))
+    # A `<br>` between two words reads as a space, which stands at its "<".
+    assert all(
+        md[o] == c or (c == " " and md[o : o + 3].lower() == "<br")
+        for o, c in zip(p.offsets, p.text, strict=True)
+    )
     i = p.text.index("the draft")
     a, b = p.source_span(i, i + len("the draft"))
     assert md[a:b] == "the draft"
@@ -56,17 +63,32 @@ def test_offsets_point_at_the_same_characters() -> None:
     assert md[a:b] == "Dana** to send [[Contracts/Draft|the draft]] by *Friday*."
 
 
+def test_a_line_break_space_points_at_its_tag() -> None:
+    md = "order,<br>so **we** sort"
+    p = to_plain(md)
+    assert p.text == "order, so we sort"
+    assert p.offsets[6] == md.index("<br>")
+    assert md[slice(*p.source_span(0, len(p.text)))] == md
+    # Each side of the break is its own source slice, the tag between them.
+    assert md[slice(*p.source_span(0, 6))] == "order,"
+    assert md[slice(*p.source_span(7, 9))] == "so"
+
+
 def test_empty() -> None:
     p = to_plain("")
     assert p.text == "" and p.offsets == [] and p.source_span(0, 0) == (0, 0)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab \n*_=~[]()!|#^%`<>-\\/.1x", max_size=120))
+@given(st.text(alphabet="abr \n*_=~[]()!|#^%`<>-\\/.1x", max_size=120))
 def test_every_plain_char_maps_to_itself(md: str) -> None:
     p = to_plain(md)
     assert len(p.offsets) == len(p.text)
-    assert all(md[o] == c for o, c in zip(p.offsets, p.text, strict=True))
+    # A `<br>` between two words reads as a space, which stands at its "<".
+    assert all(
+        md[o] == c or (c == " " and md[o : o + 3].lower() == "<br")
+        for o, c in zip(p.offsets, p.text, strict=True)
+    )
     assert all(x < y for x, y in zip(p.offsets, p.offsets[1:], strict=False))
 
 
@@ -84,7 +106,7 @@ def test_unclosed_brackets_are_read_in_linear_time() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab *_=~[]()!|#^%`<>-\\/.:1x", max_size=80))
+@given(st.text(alphabet="abr *_=~[]()!|#^%`<>-\\/.:1x", max_size=80))
 def test_literal_text_reads_as_itself(text: str) -> None:
     # A line's leading blanks are no text (`to_plain` drops them; a sentence has none).
     assert to_plain(literal(text)).text == text.lstrip(" ")
@@ -99,6 +121,7 @@ def test_literal_text_reads_as_itself(text: str) -> None:
         ("It is ==not== a highlight.", "It is \\=\\=not\\=\\= a highlight."),
         ("Two %%percent%% signs.", "Two \\%%percent\\%% signs."),
         ("The <b> tag.", "The \\<b> tag."),
+        ("A <br> is no break.", "A \\<br> is no break."),
         ("1. is no list", "1\\. is no list"),
         # Nothing to escape: the characters open no syntax here.
         *[(t, t) for t in ("[note], snake_case, 5 * 3,", "100% and a < b.")],

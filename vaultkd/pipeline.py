@@ -176,7 +176,9 @@ class _Computed:
 # 2: escapes and autolinks kept in copies; instructions, changes made, regrets and doubts no
 # tasks; options no decisions. 3 (2026-12-04): what a release did (change-log lines, changes
 # under a heading of changes) no decisions; "before" at a clause's end no deadline.
-OUTPUT_VERSION = 3
+# 4 (2026-12-04, later): a `<br>` between two words reads as a space (a note whose sentences
+# change in number is read by the model again; one whose count stays keeps its predictions).
+OUTPUT_VERSION = 4
 
 
 def _mode(inline: bool, block_refs: bool, new_tasks: bool = True) -> str:

@@ -5,7 +5,8 @@
 `<https://…>` as its address;
 list, task, quote, heading and callout markers at the start of a line are dropped, as are
 embeds, images, footnote refs, inline HTML, `%% comments %%` and a trailing ` ^block-id`.
-Inline code keeps its text. Every character of the result maps to its index in the input,
+Inline code keeps its text; a `<br>` between two words reads as a space. Every character
+of the result maps to its index in the input (a `<br>`'s space to its `<`),
 so a sentence found in the plain text can be pointed to (and linked) in the note, and the
 links and code spans it held are recorded, so a copy of it can show them again.
 """
@@ -63,6 +64,7 @@ _TOKEN = re.compile(
         \((?:<[^>\n]{0,2000}>|[^)\s]{0,2000})(?:[ \t]+"[^"\n]{0,1000}")?\))
   | (?P<autolink><(?P<url>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]{1,2000}
         |[A-Za-z0-9.!\#$%&'*+/=?^_`{|}~-]{1,200}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}))>)
+  | (?P<br><[bB][rR][ \t]*/?>)
   | (?P<html></?[A-Za-z][^<>\n]*>)
   | (?P<blockid>[ \t]+\^[A-Za-z0-9-]+[ \t]*$)
   | (?P<escape>\\(?P<escaped>[!-/:-@\[-`{-~]))
@@ -127,6 +129,14 @@ def _render(
             links.append((at, len(offsets), "md", f"<{dest}>"))
         elif kind == "escape":
             _copy(src, m.start("escaped"), m.end("escaped"), chars, offsets)
+        elif kind == "br":
+            # A line break between two words reads as a space ("order,<br>so we" is not
+            # "order,so we"); the space stands at the `<`, the only character it can map to.
+            before = chars[-1][-1:] if chars else ""
+            after = src[pos : pos + 1] if pos < end else ""
+            if before and after and not before.isspace() and not after.isspace():
+                chars.append(" ")
+                offsets.append(m.start())
         # lead, comment, embed, image, footnote, html, blockid, marker: dropped
     _copy(src, pos, end, chars, offsets)
 
@@ -162,7 +172,8 @@ def _wiki_display(src: str, a: int, b: int) -> tuple[int, int]:
 # (relative to the match; "all" escapes each of a marker's characters).
 _OPENERS: dict[str, tuple[int, ...] | str] = {
     "code": "ticks", "comment": (0,), "embed": (1, 2), "wiki": (0, 1), "image": (1,),
-    "footnote": (0,), "link": (0,), "autolink": (0,), "html": (0,), "marker": "all",
+    "footnote": (0,), "link": (0,), "autolink": (0,), "br": (0,), "html": (0,),
+    "marker": "all",
 }
 _MAX_PASSES = 8
 # A character that some syntax of `_TOKEN` starts with (a line's lead: at its start).
