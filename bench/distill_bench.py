@@ -7,9 +7,9 @@ predicted by the shipped model, distilled and written) and for a second run on t
 vault, which must do next to no work (only hashing the files). Goal: cold < 60 s on 2 cores.
 
 `--model-free` adds a third run: a fresh copy of the same vault, distilled cold with the cold
-run's predictions already in its state db, so it does everything but the model (the graph,
-parsing, distilling, writing). It measures how far the rest of the pipeline alone is from the
-goal.
+run's predictions already in its state db, so it does everything but the model and the
+caching of its predictions (the graph, parsing, distilling, writing). It measures how far the
+rest of the pipeline alone is from the goal.
 """
 
 from __future__ import annotations
