@@ -87,6 +87,9 @@ class RefineConfig:
     # Full mode: a student of this many blocks, started from the base's first ones and
     # distilled from the base (its anchors) and the labels; None keeps the base's depth.
     layers: int | None = None
+    # Full mode: feed-forward layers this wide, each block keeping the base's units that
+    # carry the most (`narrower`); None keeps the base's width.
+    ffn: int | None = None
 
 
 def anchor_texts(limit: int, seed: int = 0) -> list[str]:
@@ -161,7 +164,7 @@ def kd_config(base_manifest: dict, cfg: RefineConfig) -> KDConfig:
     return override(
         KDConfig(**shipped), epochs=cfg.epochs, lr=cfg.lr, init_from_teacher=False,
         seed=cfg.seed, threads=cfg.threads, evals_per_epoch=2,
-        layers=cfg.layers or shipped["layers"],
+        layers=cfg.layers or shipped["layers"], ffn=cfg.ffn or shipped["ffn"],
     )
 
 
@@ -172,6 +175,24 @@ def shallower(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Te
         k: v for k, v in state.items()
         if not (k.startswith("blocks.") and int(k.split(".")[1]) >= layers)
     }
+
+
+def narrower(state: dict[str, torch.Tensor], ffn: int) -> dict[str, torch.Tensor]:
+    """`state` with each block's feed-forward cut to its `ffn` units that carry the most:
+    a unit's weight is the norm of what it reads times the norm of what it writes (its GELU
+    is the same for all), so the kept units are those whose removal would move the block's
+    output most. The kept units stay in their order; the student then learns to stand in for
+    the rest."""
+    out = dict(state)
+    blocks = sorted({k.split(".")[1] for k in state if k.startswith("blocks.")}, key=int)
+    for b in blocks:
+        w_in, w_out = state[f"blocks.{b}.ff.0.weight"], state[f"blocks.{b}.ff.2.weight"]
+        weight = w_in.norm(dim=1) * w_out.norm(dim=0)
+        keep = torch.sort(torch.topk(weight, ffn).indices).values
+        out[f"blocks.{b}.ff.0.weight"] = w_in[keep].clone()
+        out[f"blocks.{b}.ff.0.bias"] = state[f"blocks.{b}.ff.0.bias"][keep].clone()
+        out[f"blocks.{b}.ff.2.weight"] = w_out[:, keep].clone()
+    return out
 
 
 def refine(cfg: RefineConfig) -> dict:
@@ -198,6 +219,10 @@ def refine(cfg: RefineConfig) -> dict:
         init = shallower(init, kd.layers)
     elif kd.layers > base.cfg.layers:
         raise ValueError(f"--layers {kd.layers}: the base has only {base.cfg.layers} blocks")
+    if kd.ffn < base.cfg.ffn:
+        init = narrower(init, kd.ffn)
+    elif kd.ffn > base.cfg.ffn:
+        raise ValueError(f"--ffn {kd.ffn}: the base's feed-forward is {base.cfg.ffn} wide")
     result: TrainResult = train_student(
         kd, tokenizer, train, dev, init_state=init,
         log_path=cfg.run_dir / "log.jsonl",
@@ -442,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-lr", type=float, default=HEAD_LR, help="head mode")
     ap.add_argument("--layers", type=int, default=None,
                     help="full mode: a shallower student, from the base's first blocks")
+    ap.add_argument("--ffn", type=int, default=None,
+                    help="full mode: a narrower feed-forward, from the base's strongest units")
     ap.add_argument("--anchor-sentences", type=int, default=ANCHOR_SENTENCES)
     ap.add_argument("--seed-repeat", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0, help="random seed (sampling, batches, init)")
@@ -460,11 +487,16 @@ def main(argv: list[str] | None = None) -> int:
         depth = int(base_manifest["student_config"]["layers"])
         if args.mode != "full" or not 1 <= args.layers <= depth:
             ap.error(f"--layers needs --mode full and 1 to {depth} (the base's blocks)")
+    if args.ffn is not None:
+        base_manifest = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
+        width = int(base_manifest["student_config"]["ffn"])
+        if args.mode != "full" or not 1 <= args.ffn <= width:
+            ap.error(f"--ffn needs --mode full and 1 to {width} (the base's width)")
     cfg = RefineConfig(
         base=args.base, out=args.out, run_dir=args.run_dir, mode=args.mode, epochs=args.epochs,
         lr=args.lr, head_lr=args.head_lr,
         anchor_sentences=args.anchor_sentences, seed_repeat=args.seed_repeat, seed=args.seed,
-        smoke=args.smoke, layers=args.layers,
+        smoke=args.smoke, layers=args.layers, ffn=args.ffn,
     )
     # Training reads the base while it runs; the result replaces it only at the end.
     staged = cfg.run_dir / "out" if cfg.base.resolve() == cfg.out.resolve() else cfg.out
