@@ -482,16 +482,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         print_table(compare({str(d): d for d in args.compare}, split=args.split))
         return 0
-    if args.layers is not None:
+    shape = {"layers": (args.layers, "blocks"), "ffn": (args.ffn, "width")}
+    if any(asked is not None for asked, _ in shape.values()):
         base_manifest = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
-        depth = int(base_manifest["student_config"]["layers"])
-        if args.mode != "full" or not 1 <= args.layers <= depth:
-            ap.error(f"--layers needs --mode full and 1 to {depth} (the base's blocks)")
-    if args.ffn is not None:
-        base_manifest = json.loads((args.base / "student.json").read_text(encoding="utf-8"))
-        width = int(base_manifest["student_config"]["ffn"])
-        if args.mode != "full" or not 1 <= args.ffn <= width:
-            ap.error(f"--ffn needs --mode full and 1 to {width} (the base's width)")
+        for key, (asked, what) in shape.items():
+            most = int(base_manifest["student_config"][key])
+            if asked is not None and (args.mode != "full" or not 1 <= asked <= most):
+                ap.error(f"--{key} needs --mode full and 1 to {most} (the base's {what})")
     cfg = RefineConfig(
         base=args.base, out=args.out, run_dir=args.run_dir, mode=args.mode, epochs=args.epochs,
         lr=args.lr, head_lr=args.head_lr,
